@@ -1,0 +1,125 @@
+"""Connections, transactions and tenant scope.
+
+Every transaction the service runs is opened here, and every one carries its principal's scope
+as transaction-local settings (``app.tenant_id``, ``app.is_platform``, ``app.principal``,
+``app.system``) that PostgreSQL's row-level security policies read. The application connects
+as ``ticketing_app``, a role without BYPASSRLS, so a query that forgets its WHERE clause still
+cannot see another tenant's rows.
+
+One connection per thread (Lambda runs one thread; the local gateway runs several), kept across
+invocations and replaced when it breaks. psycopg errors become domain errors in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from shared.auth import Principal
+from shared.errors import Conflict, DomainError, ServiceUnavailable, ValidationFailed
+from shared.settings import Settings, get_settings
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+_local = threading.local()
+
+
+def conninfo(settings: Settings) -> str:
+    """The libpq connection string for the application role."""
+    if settings.database_url:
+        return settings.database_url
+    if not (settings.db_secret_arn and settings.db_host):
+        raise ServiceUnavailable("The database is not configured (DATABASE_URL or DB_SECRET_ARN + DB_HOST).")
+    from shared.aws import get_secret_json
+
+    secret = get_secret_json(settings.db_secret_arn)
+    return psycopg.conninfo.make_conninfo(
+        host=settings.db_host,
+        port=settings.db_port,
+        dbname=settings.db_name,
+        user=secret["username"],
+        password=secret["password"],
+        sslmode=settings.db_sslmode,
+        connect_timeout=5,
+        application_name="ticketing",
+    )
+
+
+def connection() -> Connection:
+    """This thread's connection for the configured database, opened on first use."""
+    settings = get_settings()
+    cache: dict[str, Connection] = getattr(_local, "connections", None) or {}
+    _local.connections = cache
+    key = settings.database_url or f"{settings.db_host}/{settings.db_name}"
+    conn = cache.get(key)
+    if conn is not None and (conn.closed or conn.broken):
+        cache.pop(key, None)
+        conn = None
+    if conn is None:
+        try:
+            conn = psycopg.connect(conninfo(settings), autocommit=True, row_factory=dict_row)
+        except psycopg.OperationalError as exc:
+            raise ServiceUnavailable("The database is unreachable.") from exc
+        cache[key] = conn
+    return conn
+
+
+def close_all() -> None:
+    """Close this thread's connections (tests, local stack shutdown)."""
+    for conn in (getattr(_local, "connections", None) or {}).values():
+        conn.close()
+    _local.connections = {}
+
+
+def set_scope(conn: Connection, principal: Principal) -> None:
+    conn.execute(
+        "SELECT set_config('app.tenant_id', %s, true), set_config('app.is_platform', %s, true),"
+        " set_config('app.principal', %s, true), set_config('app.system', %s, true)",
+        (
+            principal.tenant or "",
+            "on" if principal.is_platform else "off",
+            principal.scope_key,
+            "on" if principal.sub.startswith("system:") else "off",
+        ),
+    )
+
+
+@contextmanager
+def transaction(principal: Principal) -> Iterator[Connection]:
+    """A transaction scoped to ``principal``; database errors come out as domain errors."""
+    conn = connection()
+    with translate_errors(), conn.transaction():
+        set_scope(conn, principal)
+        yield conn
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """The one place where psycopg errors turn into domain errors."""
+    try:
+        yield
+    except DomainError:
+        raise
+    except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable) as exc:
+        raise Conflict("A concurrent change got there first; retry the request.") from exc
+    except pg_errors.UniqueViolation as exc:
+        raise Conflict("That would duplicate an existing record.") from exc
+    except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.StringDataRightTruncation,
+            pg_errors.InvalidTextRepresentation, pg_errors.ForeignKeyViolation) as exc:
+        raise ValidationFailed("The request breaks a data constraint.") from exc
+    except pg_errors.InsufficientPrivilege as exc:
+        # Row-level security refused a write: the principal's scope does not cover that row.
+        raise ValidationFailed("That record is outside your scope.") from exc
+    except (psycopg.OperationalError, pg_errors.QueryCanceled) as exc:
+        raise ServiceUnavailable("The database did not answer in time.") from exc
+
+
+def jsonb(value: Any) -> psycopg.types.json.Jsonb:
+    return psycopg.types.json.Jsonb(value, dumps=lambda v: json.dumps(v, default=str))
