@@ -1,0 +1,53 @@
+# Two commands matter: `make run` (the local stack) and `make test` (everything that checks it).
+# Both install what they need into .venv first, from requirements*.txt.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+SUB ?= alice
+TENANT ?=
+ROLES ?= tenant_user
+TTL ?= 3600
+
+.PHONY: install run test lint typecheck pytest token synth bench bench-create bench-search clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(PY) -m local.run
+
+token: $(STAMP)
+	@$(PY) -m local.token --sub "$(SUB)" --tenant "$(TENANT)" --roles "$(ROLES)" --ttl "$(TTL)"
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy shared functions local infra tests bench app.py
+
+pytest: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+synth: $(STAMP)
+	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) app.py && echo "synthesised into cdk.out/"
+
+bench: bench-create bench-search
+
+bench-create: $(STAMP)
+	$(PY) -m bench.create_ticket
+
+bench-search: $(STAMP)
+	$(PY) -m bench.search
+
+clean:
+	rm -rf cdk.out .build .local .pytest_cache .mypy_cache .ruff_cache
