@@ -3,11 +3,12 @@
 
 -- The application's role: no superuser, no BYPASSRLS. Runtime code connects as this role;
 -- the migration runner gives it LOGIN and a password per environment.
+-- Roles are cluster-wide: another database on the same server may have created it already.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ticketing_app') THEN
-        CREATE ROLE ticketing_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-    END IF;
+    CREATE ROLE ticketing_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    ALTER ROLE ticketing_app NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
 END
 $$;
 
@@ -60,6 +61,10 @@ CREATE TABLE ticket (
     resolution        text,
     cancel_reason     text,
     version           integer NOT NULL DEFAULT 1,
+    -- Head of this ticket's audit chain, kept on the row so that extending the chain needs no
+    -- read of events the writer may not see (internal ones, under a tenant's scope).
+    audit_seq         integer NOT NULL DEFAULT 0,
+    audit_hash        text NOT NULL DEFAULT repeat('0', 64),
     created_at        timestamptz NOT NULL,
     updated_at        timestamptz NOT NULL,
     acked_at          timestamptz,

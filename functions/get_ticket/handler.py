@@ -1,0 +1,21 @@
+"""GET /tickets/{ticket_id}: one ticket, by id or key (TCK-42); the ETag carries its version."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from shared import api, tickets
+from shared.models import Ticket
+
+app = api.make_app()
+
+
+@app.get("/tickets/<ticket_id>")
+def get_ticket(ticket_id: str) -> Response[Any]:
+    who = api.principal(app)
+    ticket = api.read(who, lambda conn: tickets.get(conn, who, ticket_id))
+    assert isinstance(ticket, Ticket)
+    return api.json_response(200, ticket, {"ETag": tickets.etag(ticket)})
+
+
+handler = api.entrypoint(app)

@@ -1,0 +1,190 @@
+"""HTTP glue shared by every route Lambda: the resolver, problem+json, principal, writes.
+
+- ``make_app()``: powertools' APIGatewayRestResolver with pydantic validation and the one
+  mapping of errors to RFC 9457 problem+json (by exception type, never by message text).
+- ``principal(app)``: who is calling, from requestContext.authorizer (filled by the authorizer).
+- ``write(...)``: runs one change in a scoped transaction, honouring ``Idempotency-Key``, then
+  publishes the change's outbox rows right after commit.
+- ``entrypoint(app)``: the Lambda handler, with logging context and tracing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
+from shared import db, idempotency, outbox
+from shared.auth import Principal
+from shared.errors import DomainError, Unauthorized, problem_type
+from shared.observability import logger, tracer
+from shared.settings import get_settings
+
+PROBLEM_JSON = "application/problem+json"
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
+_CORRELATION = re.compile(r"^[\w.:-]{1,128}$")
+
+
+def problem(status: int, detail: str, *, slug: str | None = None, title: str | None = None, **ext: Any) -> Response[str]:
+    body = {
+        "type": problem_type(slug) if slug else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **ext,
+    }
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body, default=str))
+
+
+def _validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors without the input values (they may carry personal data)."""
+    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+
+
+def make_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(DomainError)
+    def _domain(exc: DomainError) -> Response[str]:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"problem": exc.slug, "status": exc.status})
+        return problem(exc.status, exc.detail, slug=exc.slug, title=exc.title, **exc.extensions)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[str]:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, "The request body is not valid JSON.", slug="bad-request", title="Bad request")
+        in_body = any((e.get("loc") or ("",))[0] == "body" for e in errors)
+        if in_body:
+            return problem(422, "The request body does not fit the schema.", slug="validation-error",
+                           title="Validation failed", errors=_validation_errors(errors))
+        return problem(400, "The request's parameters are invalid.", slug="bad-request", title="Bad request",
+                       errors=_validation_errors(errors))
+
+    @app.exception_handler(ValidationError)
+    def _model_invalid(exc: ValidationError) -> Response[str]:
+        return problem(400, "The request's parameters are invalid.", slug="bad-request", title="Bad request",
+                       errors=_validation_errors(list(exc.errors())))
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response[str]:
+        return problem(404, "No such route.", slug="not-found", title="Not found")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return problem(500, "Something went wrong on our side; it has been logged.", slug="internal-error",
+                       title="Internal error")
+
+    return app
+
+
+def principal(app: APIGatewayRestResolver) -> Principal:
+    context = app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+    if not context.get("sub") and not context.get("principalId"):
+        raise Unauthorized("No authenticated principal on this request.")
+    return Principal.from_claims(context)
+
+
+def correlation_id(app: APIGatewayRestResolver) -> str:
+    given = app.current_event.headers.get("x-correlation-id") or ""
+    if _CORRELATION.match(given):
+        return given
+    return str(app.current_event.request_context.request_id)
+
+
+def header(app: APIGatewayRestResolver, name: str) -> str | None:
+    value = app.current_event.headers.get(name)
+    return value if value is None else str(value)
+
+
+def query_params(app: APIGatewayRestResolver) -> dict[str, Any]:
+    """Query parameters; repeated or comma-separated values become lists."""
+    multi = app.current_event.multi_value_query_string_parameters or {}
+    single = app.current_event.query_string_parameters or {}
+    params: dict[str, Any] = {}
+    for name in set(multi) | set(single):
+        values = multi.get(name) or [single[name]]
+        split = [part for value in values for part in str(value).split(",") if part != ""]
+        params[name] = split
+    return params
+
+
+def parse_query(app: APIGatewayRestResolver, model: type[BaseModelT], *, list_fields: tuple[str, ...] = ()) -> BaseModelT:
+    raw = query_params(app)
+    values = {k: (v if k in list_fields else (v[-1] if v else None)) for k, v in raw.items()}
+    return model.model_validate(values)
+
+
+def json_response(status: int, model: BaseModel | dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers or {})
+
+
+def _request_body(app: APIGatewayRestResolver) -> Any:
+    try:
+        return app.current_event.json_body
+    except (ValueError, TypeError):
+        return app.current_event.decoded_body
+
+
+Operation = Callable[[db.Connection], tuple[BaseModel, dict[str, str]]]
+
+
+def write(app: APIGatewayRestResolver, who: Principal, operation: Operation, *, status: int = 200) -> Response[Any]:
+    """Run ``operation`` in one scoped transaction, idempotently when the client sent a key.
+
+    Same key + same request → the stored response (status, body, headers); same key + another
+    request → 422; a duplicate racing the first → waits for it, then the stored response (or
+    409 if the first is still running after the lock timeout).
+    """
+    key = header(app, "idempotency-key")
+    if key is not None:
+        key = idempotency.validate_key(key)
+    settings = get_settings()
+    fingerprint = idempotency.request_fingerprint(
+        app.current_event.http_method, app.current_event.path, _request_body(app)
+    )
+    outbox.start_recording()
+    with db.transaction(who) as conn:
+        if key is not None:
+            stored = idempotency.claim(conn, who, key, fingerprint, ttl_hours=settings.idempotency_ttl_hours)
+            if stored is not None:
+                outbox.take_recorded()
+                return Response(
+                    status_code=stored.status,
+                    content_type="application/json",
+                    body=stored.body,
+                    headers={**stored.headers, "Idempotent-Replayed": "true"},
+                )
+        result, headers = operation(conn)
+        body = result.model_dump(mode="json")
+        if key is not None:
+            idempotency.complete(conn, who, key, idempotency.StoredResponse(status, body, headers))
+    outbox.flush_recorded()
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers)
+
+
+def read(who: Principal, operation: Callable[[db.Connection], BaseModel]) -> BaseModel:
+    with db.transaction(who) as conn:
+        return operation(conn)
+
+
+def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler for ``app``: logging context, correlation id, tracing."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler

@@ -1,0 +1,186 @@
+"""The transactional outbox: ticket events written with the change, published after commit.
+
+``add`` runs inside the change's transaction. After commit, ``flush_recorded`` publishes what
+this thread just wrote; the relay (``relay``) publishes whatever is left, once a minute. Both
+claim rows with ``FOR UPDATE SKIP LOCKED`` and mark them published only after EventBridge
+accepted them, so delivery is at least once and consumers dedupe on ``event_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from shared import aws, db
+from shared.auth import Principal
+from shared.ids import uuid7
+from shared.observability import logger
+from shared.settings import get_settings
+
+DETAIL_TYPES = {
+    "ticket.created": "Ticket Created",
+    "ticket.updated": "Ticket Updated",
+    "ticket.state_changed": "Ticket State Changed",
+    "comment.added": "Ticket Comment Added",
+}
+
+INSERT = """
+INSERT INTO outbox (event_id, detail_type, tenant_id, ticket_id, detail)
+VALUES (%(event_id)s, %(detail_type)s, %(tenant_id)s, %(ticket_id)s, %(detail)s)
+"""
+
+CLAIM = """
+SELECT id, event_id, detail_type, detail, created_at FROM outbox
+WHERE published_at IS NULL {filter}
+ORDER BY id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""
+
+MARK_PUBLISHED = "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY(%(ids)s)"
+MARK_FAILED = "UPDATE outbox SET attempts = attempts + 1, last_error = %(error)s WHERE id = %(id)s"
+PENDING_STATS = """
+SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag_seconds
+FROM outbox WHERE published_at IS NULL
+"""
+PURGE_PUBLISHED = "DELETE FROM outbox WHERE published_at < now() - make_interval(days => %(days)s)"
+
+_recorded: ContextVar[list[UUID] | None] = ContextVar("outbox_recorded", default=None)
+
+SYSTEM = Principal.system("outbox")
+
+
+def add(conn: db.Connection, *, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -> UUID:
+    """Append one ticket event to the outbox, in the caller's transaction."""
+    event_id = uuid7()
+    detail = {
+        "event_id": str(event_id),
+        "type": event_type,
+        "ticket_id": str(ticket["id"]),
+        "ticket_key": ticket["key"],
+        "tenant_id": ticket["tenant_id"],
+        "visibility": ticket["visibility"],
+        "ticket": {k: ticket[k] for k in _SUMMARY_FIELDS},
+        **event,
+    }
+    conn.execute(
+        INSERT,
+        {
+            "event_id": event_id,
+            "detail_type": DETAIL_TYPES[event_type],
+            "tenant_id": ticket["tenant_id"],
+            "ticket_id": ticket["id"],
+            "detail": db.jsonb(detail),
+        },
+    )
+    recorded = _recorded.get()
+    if recorded is not None:
+        recorded.append(event_id)
+    return event_id
+
+
+_SUMMARY_FIELDS = (
+    "id",
+    "key",
+    "tenant_id",
+    "visibility",
+    "kind",
+    "category",
+    "priority",
+    "state",
+    "title",
+    "assignee",
+    "queue",
+    "version",
+)
+
+
+def start_recording() -> None:
+    """Remember the event ids this thread adds from now on (for the post-commit flush)."""
+    _recorded.set([])
+
+
+def take_recorded() -> list[UUID]:
+    ids = _recorded.get() or []
+    _recorded.set(None)
+    return ids
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    published: int
+    failed: int
+    pending: int
+    lag_seconds: float
+
+
+Publisher = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "Source": settings.event_source,
+        "DetailType": row["detail_type"],
+        "Detail": json.dumps(row["detail"], default=str),
+        "EventBusName": settings.event_bus_name,
+        "Time": row["created_at"],
+        "Resources": [],
+    }
+
+
+def publish_batch(*, event_ids: list[UUID] | None = None, limit: int = 100, publisher: Publisher | None = None) -> tuple[int, int]:
+    """Claim up to ``limit`` unpublished rows (only ``event_ids`` if given), publish, mark.
+
+    Returns (published, failed). Rows EventBridge refused stay pending with their error.
+    """
+    publish = publisher or aws.put_events
+    row_filter = "AND event_id = ANY(%(event_ids)s)" if event_ids is not None else ""
+    with db.transaction(SYSTEM) as conn:
+        rows = conn.execute(CLAIM.format(filter=row_filter), {"limit": limit, "event_ids": event_ids}).fetchall()
+        if not rows:
+            return 0, 0
+        results = publish([_entry(r) for r in rows])
+        ok = [r["id"] for r, res in zip(rows, results, strict=True) if not res.get("ErrorCode")]
+        if ok:
+            conn.execute(MARK_PUBLISHED, {"ids": ok})
+        failed = 0
+        for row, res in zip(rows, results, strict=True):
+            if res.get("ErrorCode"):
+                failed += 1
+                conn.execute(MARK_FAILED, {"id": row["id"], "error": f"{res['ErrorCode']}: {res.get('ErrorMessage')}"})
+        return len(ok), failed
+
+
+def flush_recorded(publisher: Publisher | None = None) -> None:
+    """Publish what this thread's last transaction wrote. Best effort: the relay catches up."""
+    ids = take_recorded()
+    if not ids:
+        return
+    try:
+        publish_batch(event_ids=ids, limit=len(ids), publisher=publisher)
+    except Exception:  # noqa: BLE001 - the change is committed; the relay publishes it later
+        logger.warning("outbox flush failed; the relay will publish", extra={"events": len(ids)}, exc_info=True)
+
+
+def relay(*, max_batches: int = 50, batch_size: int = 100, publisher: Publisher | None = None) -> RelayResult:
+    """Publish everything pending (bounded), then report what is left and how old it is."""
+    published = failed = 0
+    for _ in range(max_batches):
+        done, bad = publish_batch(limit=batch_size, publisher=publisher)
+        published += done
+        failed += bad
+        if done + bad < batch_size or bad:
+            break
+    with db.transaction(SYSTEM) as conn:
+        stats = conn.execute(PENDING_STATS).fetchone() or {"pending": 0, "lag_seconds": 0}
+    return RelayResult(published, failed, int(stats["pending"]), float(stats["lag_seconds"]))
+
+
+def purge(*, published_older_than_days: int = 7) -> int:
+    with db.transaction(SYSTEM) as conn:
+        return conn.execute(PURGE_PUBLISHED, {"days": published_older_than_days}).rowcount
