@@ -117,7 +117,9 @@ def authorizer_context(sub: str, tenant: str | None, roles: list[str] | str) -> 
     }
 
 
-def sqs_event(bodies: list[str], *, queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:queue") -> dict[str, Any]:
+def sqs_event(
+    bodies: list[str], *, queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:queue"
+) -> dict[str, Any]:
     sample = _sample("sqsEvent.json")
     records = []
     for body in bodies:
@@ -127,7 +129,9 @@ def sqs_event(bodies: list[str], *, queue_arn: str = "arn:aws:sqs:eu-west-1:1234
     return {"Records": records}
 
 
-def scheduled_event(*, rule_arn: str = "arn:aws:events:eu-west-1:123456789012:rule/ticketing-relay") -> dict[str, Any]:
+def scheduled_event(
+    *, rule_arn: str = "arn:aws:events:eu-west-1:123456789012:rule/ticketing-relay"
+) -> dict[str, Any]:
     event = copy.deepcopy(_sample("eventBridgeEvent.json"))
     event.update(
         id=str(uuid.uuid4()),

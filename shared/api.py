@@ -33,7 +33,9 @@ BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 _CORRELATION = re.compile(r"^[\w.:-]{1,128}$")
 
 
-def problem(status: int, detail: str, *, slug: str | None = None, title: str | None = None, **ext: Any) -> Response[str]:
+def problem(
+    status: int, detail: str, *, slug: str | None = None, title: str | None = None, **ext: Any
+) -> Response[str]:
     body = {
         "type": problem_type(slug) if slug else "about:blank",
         "title": title or HTTPStatus(status).phrase,
@@ -46,7 +48,10 @@ def problem(status: int, detail: str, *, slug: str | None = None, title: str | N
 
 def _validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
     """Pydantic errors without the input values (they may carry personal data)."""
-    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    return [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
 
 
 def make_app() -> APIGatewayRestResolver:
@@ -62,18 +67,35 @@ def make_app() -> APIGatewayRestResolver:
     def _invalid(exc: RequestValidationError) -> Response[str]:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
-            return problem(400, "The request body is not valid JSON.", slug="bad-request", title="Bad request")
+            return problem(
+                400, "The request body is not valid JSON.", slug="bad-request", title="Bad request"
+            )
         in_body = any((e.get("loc") or ("",))[0] == "body" for e in errors)
         if in_body:
-            return problem(422, "The request body does not fit the schema.", slug="validation-error",
-                           title="Validation failed", errors=_validation_errors(errors))
-        return problem(400, "The request's parameters are invalid.", slug="bad-request", title="Bad request",
-                       errors=_validation_errors(errors))
+            return problem(
+                422,
+                "The request body does not fit the schema.",
+                slug="validation-error",
+                title="Validation failed",
+                errors=_validation_errors(errors),
+            )
+        return problem(
+            400,
+            "The request's parameters are invalid.",
+            slug="bad-request",
+            title="Bad request",
+            errors=_validation_errors(errors),
+        )
 
     @app.exception_handler(ValidationError)
     def _model_invalid(exc: ValidationError) -> Response[str]:
-        return problem(400, "The request's parameters are invalid.", slug="bad-request", title="Bad request",
-                       errors=_validation_errors(list(exc.errors())))
+        return problem(
+            400,
+            "The request's parameters are invalid.",
+            slug="bad-request",
+            title="Bad request",
+            errors=_validation_errors(list(exc.errors())),
+        )
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[str]:
@@ -82,8 +104,12 @@ def make_app() -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
-        return problem(500, "Something went wrong on our side; it has been logged.", slug="internal-error",
-                       title="Internal error")
+        return problem(
+            500,
+            "Something went wrong on our side; it has been logged.",
+            slug="internal-error",
+            title="Internal error",
+        )
 
     return app
 
@@ -119,13 +145,17 @@ def query_params(app: APIGatewayRestResolver) -> dict[str, Any]:
     return params
 
 
-def parse_query(app: APIGatewayRestResolver, model: type[BaseModelT], *, list_fields: tuple[str, ...] = ()) -> BaseModelT:
+def parse_query(
+    app: APIGatewayRestResolver, model: type[BaseModelT], *, list_fields: tuple[str, ...] = ()
+) -> BaseModelT:
     raw = query_params(app)
     values = {k: (v if k in list_fields else (v[-1] if v else None)) for k, v in raw.items()}
     return model.model_validate(values)
 
 
-def json_response(status: int, model: BaseModel | dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+def json_response(
+    status: int, model: BaseModel | dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
     body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
     return Response(status_code=status, content_type="application/json", body=body, headers=headers or {})
 
@@ -140,7 +170,9 @@ def _request_body(app: APIGatewayRestResolver) -> Any:
 Operation = Callable[[db.Connection], tuple[BaseModel, dict[str, str]]]
 
 
-def write(app: APIGatewayRestResolver, who: Principal, operation: Operation, *, status: int = 200) -> Response[Any]:
+def write(
+    app: APIGatewayRestResolver, who: Principal, operation: Operation, *, status: int = 200
+) -> Response[Any]:
     """Run ``operation`` in one scoped transaction, idempotently when the client sent a key.
 
     Same key + same request → the stored response (status, body, headers); same key + another

@@ -18,7 +18,8 @@ from uuid import UUID
 GENESIS = "0" * 64
 
 INSERT_EVENT = """
-INSERT INTO ticket_event (ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash)
+INSERT INTO ticket_event
+    (ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash)
 VALUES (%(ticket_id)s, %(seq)s, %(type)s, %(actor)s, %(at)s, %(changes)s, %(visibility)s,
         %(correlation_id)s, %(prev_hash)s, %(hash)s)
 """

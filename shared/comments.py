@@ -54,7 +54,11 @@ def add(
     ).fetchone()
     assert comment is not None
     updates: dict[str, Any] = {}
-    if principal.is_platform and data.visibility is CommentVisibility.PUBLIC and row["first_response_at"] is None:
+    if (
+        principal.is_platform
+        and data.visibility is CommentVisibility.PUBLIC
+        and row["first_response_at"] is None
+    ):
         updates["first_response_at"] = now
     change = tickets.Change(
         updates=updates,

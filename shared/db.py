@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from shared.auth import Principal
 from shared.errors import Conflict, DomainError, ServiceUnavailable, ValidationFailed
@@ -111,8 +112,13 @@ def translate_errors() -> Iterator[None]:
         raise Conflict("A concurrent change got there first; retry the request.") from exc
     except pg_errors.UniqueViolation as exc:
         raise Conflict("That would duplicate an existing record.") from exc
-    except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.StringDataRightTruncation,
-            pg_errors.InvalidTextRepresentation, pg_errors.ForeignKeyViolation) as exc:
+    except (
+        pg_errors.CheckViolation,
+        pg_errors.NotNullViolation,
+        pg_errors.StringDataRightTruncation,
+        pg_errors.InvalidTextRepresentation,
+        pg_errors.ForeignKeyViolation,
+    ) as exc:
         raise ValidationFailed("The request breaks a data constraint.") from exc
     except pg_errors.InsufficientPrivilege as exc:
         # Row-level security refused a write: the principal's scope does not cover that row.
@@ -121,5 +127,5 @@ def translate_errors() -> Iterator[None]:
         raise ServiceUnavailable("The database did not answer in time.") from exc
 
 
-def jsonb(value: Any) -> psycopg.types.json.Jsonb:
-    return psycopg.types.json.Jsonb(value, dumps=lambda v: json.dumps(v, default=str))
+def jsonb(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: json.dumps(v, default=str))

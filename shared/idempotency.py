@@ -23,7 +23,9 @@ from shared.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReuse
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
-DROP_EXPIRED = "DELETE FROM idempotency_key WHERE principal = %(principal)s AND key = %(key)s AND expires_at < now()"
+DROP_EXPIRED = (
+    "DELETE FROM idempotency_key WHERE principal = %(principal)s AND key = %(key)s AND expires_at < now()"
+)
 CLAIM = """
 INSERT INTO idempotency_key (principal, key, request_hash, expires_at)
 VALUES (%(principal)s, %(key)s, %(hash)s, now() + make_interval(hours => %(ttl)s))
@@ -75,7 +77,9 @@ def claim(
         with conn.transaction():  # a savepoint: a lock timeout here leaves the outer transaction usable
             claimed = conn.execute(CLAIM, params).fetchone()
     except pg_errors.LockNotAvailable as exc:
-        raise IdempotencyInProgress("A request with this Idempotency-Key is still in progress; retry later.") from exc
+        raise IdempotencyInProgress(
+            "A request with this Idempotency-Key is still in progress; retry later."
+        ) from exc
     finally:
         conn.execute("SELECT set_config('lock_timeout', '0', true)")
     if claimed:

@@ -97,9 +97,8 @@ def check(
     policy = TRANSITIONS[current].get(target)
     if policy is None:
         allowed = [s.value for s in allowed_targets(current)]
-        detail = (
-            f"A ticket in state '{current.value}' cannot move to '{target.value}'. "
-            + (f"Allowed: {', '.join(allowed)}." if allowed else f"'{current.value}' is terminal.")
+        detail = f"A ticket in state '{current.value}' cannot move to '{target.value}'. " + (
+            f"Allowed: {', '.join(allowed)}." if allowed else f"'{current.value}' is terminal."
         )
         raise InvalidTransition(detail, current_state=current.value, allowed_transitions=allowed)
     if not principal.has_any(policy.roles):

@@ -81,7 +81,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Description = Annotated[str, StringConstraints(max_length=20_000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.:/-]+$")]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.:/-]+$")
+]
 TenantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)]
 
@@ -206,7 +208,9 @@ class TicketCreate(_Request):
     queue: Name | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     fields: dict[str, Any] = Field(default_factory=dict, description="Typed fields of the category")
-    resources: list[Name] = Field(default_factory=list, max_length=50, description="Linked platform resources")
+    resources: list[Name] = Field(
+        default_factory=list, max_length=50, description="Linked platform resources"
+    )
 
     @model_validator(mode="after")
     def _kind_matches_category(self) -> TicketCreate:
@@ -215,7 +219,9 @@ class TicketCreate(_Request):
         if self.category is not None:
             expected = kind_of(self.category)
             if self.kind is not None and self.kind != expected:
-                raise ValueError(f"category {self.category.value} is a {expected.value}, not a {self.kind.value}")
+                raise ValueError(
+                    f"category {self.category.value} is a {expected.value}, not a {self.kind.value}"
+                )
             self.kind = expected
         self.fields = validate_category_fields(self.category, self.fields)
         self.tags = list(dict.fromkeys(self.tags))

@@ -46,23 +46,38 @@ _SPECS: dict[str, _Spec] = {
     "readyz": _Spec(responses={200: None}, errors=(503,)),
     "openapi": _Spec(responses={200: None}),
     "create_ticket": _Spec(
-        request=TicketCreate, responses={201: Ticket}, errors=(400, 403, 409, 422), headers=("Idempotency-Key",)
+        request=TicketCreate,
+        responses={201: Ticket},
+        errors=(400, 403, 409, 422),
+        headers=("Idempotency-Key",),
     ),
     "list_tickets": _Spec(
-        query=TicketQuery, responses={200: TicketPage}, errors=(400, 403), list_params=("state", "priority", "category")
+        query=TicketQuery,
+        responses={200: TicketPage},
+        errors=(400, 403),
+        list_params=("state", "priority", "category"),
     ),
     "get_ticket": _Spec(responses={200: Ticket}, errors=(404,), path_param=True),
     "update_ticket": _Spec(
-        request=TicketPatch, responses={200: Ticket}, errors=(400, 403, 404, 409, 412, 422),
-        headers=("If-Match",), path_param=True,
+        request=TicketPatch,
+        responses={200: Ticket},
+        errors=(400, 403, 404, 409, 412, 422),
+        headers=("If-Match",),
+        path_param=True,
     ),
     "transition_ticket": _Spec(
-        request=TransitionRequest, responses={200: Ticket}, errors=(400, 403, 404, 409, 412, 422),
-        headers=("Idempotency-Key", "If-Match"), path_param=True,
+        request=TransitionRequest,
+        responses={200: Ticket},
+        errors=(400, 403, 404, 409, 412, 422),
+        headers=("Idempotency-Key", "If-Match"),
+        path_param=True,
     ),
     "add_comment": _Spec(
-        request=CommentCreate, responses={201: Comment}, errors=(400, 403, 404, 409, 422),
-        headers=("Idempotency-Key",), path_param=True,
+        request=CommentCreate,
+        responses={201: Comment},
+        errors=(400, 403, 404, 409, 422),
+        headers=("Idempotency-Key",),
+        path_param=True,
     ),
     "list_comments": _Spec(query=PageQuery, responses={200: CommentPage}, errors=(400, 404), path_param=True),
     "list_events": _Spec(query=PageQuery, responses={200: EventPage}, errors=(400, 404), path_param=True),
@@ -71,7 +86,7 @@ _SPECS: dict[str, _Spec] = {
 _HEADER_DOCS = {
     "Idempotency-Key": "Same key + same body returns the stored response; same key + another body is a 422. "
     "Scoped to the caller, kept at least 24 hours.",
-    "If-Match": "The ticket's version as its ETag (e.g. \"3\"); a mismatch is a 412.",
+    "If-Match": 'The ticket\'s version as its ETag (e.g. "3"); a mismatch is a 412.',
 }
 
 _PROBLEM = {
@@ -111,11 +126,21 @@ def _parameters(route: Route, spec: _Spec, defs: dict[str, Any]) -> list[dict[st
         for name, prop in schema.get("properties", {}).items():
             param: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": prop}
             if name in spec.list_params:
-                param |= {"style": "form", "explode": True, "description": "Repeat or comma-separate to match any"}
+                param |= {
+                    "style": "form",
+                    "explode": True,
+                    "description": "Repeat or comma-separate to match any",
+                }
             params.append(param)
     for name in spec.headers:
         params.append(
-            {"name": name, "in": "header", "required": False, "description": _HEADER_DOCS[name], "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": _HEADER_DOCS[name],
+                "schema": {"type": "string"},
+            }
         )
     return params
 
@@ -132,10 +157,16 @@ def _operation(route: Route, spec: _Spec, defs: dict[str, Any]) -> dict[str, Any
     else:
         operation["security"] = []
     if spec.request is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(spec.request)}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(spec.request)}},
+        }
     for status, model in spec.responses.items():
         content = {"application/json": {"schema": _ref(model) if model else {"type": "object"}}}
-        operation["responses"][str(status)] = {"description": "OK" if status < 300 else "", "content": content}
+        operation["responses"][str(status)] = {
+            "description": "OK" if status < 300 else "",
+            "content": content,
+        }
     errors = (*spec.errors, *((401, 403) if route.auth else ()), 500)
     for status in sorted(set(errors)):
         operation["responses"][str(status)] = {
@@ -149,8 +180,10 @@ def _operation(route: Route, spec: _Spec, defs: dict[str, Any]) -> dict[str, Any
 def document() -> dict[str, Any]:
     models = {m for s in _SPECS.values() for m in (s.request, *s.responses.values()) if m is not None}
     _, schemas = models_json_schema(
-        [(m, "validation" if m in {s.request for s in _SPECS.values()} else "serialization") for m in
-         sorted(models, key=lambda m: m.__name__)],
+        [
+            (m, "validation" if m in {s.request for s in _SPECS.values()} else "serialization")
+            for m in sorted(models, key=lambda m: m.__name__)
+        ],
         ref_template="#/components/schemas/{model}",
     )
     defs: dict[str, Any] = dict(schemas.get("$defs", {}))

@@ -133,7 +133,9 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def publish_batch(*, event_ids: list[UUID] | None = None, limit: int = 100, publisher: Publisher | None = None) -> tuple[int, int]:
+def publish_batch(
+    *, event_ids: list[UUID] | None = None, limit: int = 100, publisher: Publisher | None = None
+) -> tuple[int, int]:
     """Claim up to ``limit`` unpublished rows (only ``event_ids`` if given), publish, mark.
 
     Returns (published, failed). Rows EventBridge refused stay pending with their error.
@@ -141,7 +143,9 @@ def publish_batch(*, event_ids: list[UUID] | None = None, limit: int = 100, publ
     publish = publisher or aws.put_events
     row_filter = "AND event_id = ANY(%(event_ids)s)" if event_ids is not None else ""
     with db.transaction(SYSTEM) as conn:
-        rows = conn.execute(CLAIM.format(filter=row_filter), {"limit": limit, "event_ids": event_ids}).fetchall()
+        rows = conn.execute(
+            CLAIM.format(filter=row_filter), {"limit": limit, "event_ids": event_ids}
+        ).fetchall()
         if not rows:
             return 0, 0
         results = publish([_entry(r) for r in rows])
@@ -152,7 +156,9 @@ def publish_batch(*, event_ids: list[UUID] | None = None, limit: int = 100, publ
         for row, res in zip(rows, results, strict=True):
             if res.get("ErrorCode"):
                 failed += 1
-                conn.execute(MARK_FAILED, {"id": row["id"], "error": f"{res['ErrorCode']}: {res.get('ErrorMessage')}"})
+                conn.execute(
+                    MARK_FAILED, {"id": row["id"], "error": f"{res['ErrorCode']}: {res.get('ErrorMessage')}"}
+                )
         return len(ok), failed
 
 
@@ -163,8 +169,10 @@ def flush_recorded(publisher: Publisher | None = None) -> None:
         return
     try:
         publish_batch(event_ids=ids, limit=len(ids), publisher=publisher)
-    except Exception:  # noqa: BLE001 - the change is committed; the relay publishes it later
-        logger.warning("outbox flush failed; the relay will publish", extra={"events": len(ids)}, exc_info=True)
+    except Exception:
+        logger.warning(
+            "outbox flush failed; the relay will publish", extra={"events": len(ids)}, exc_info=True
+        )
 
 
 def relay(*, max_batches: int = 50, batch_size: int = 100, publisher: Publisher | None = None) -> RelayResult:

@@ -63,36 +63,89 @@ _SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15)
 _LIGHT = FunctionSettings(memory_mb=256, timeout_s=5, uses_database=False)
 
 ROUTES: tuple[Route, ...] = (
-    Route(method="GET", path="/healthz", function="healthz", summary="Liveness", auth=False,
-          settings=_LIGHT),
-    Route(method="GET", path="/readyz", function="readyz", summary="Readiness (checks the database)",
-          auth=False, settings=FunctionSettings(memory_mb=256, timeout_s=5)),
-    Route(method="GET", path="/openapi.json", function="openapi", summary="The OpenAPI document",
-          settings=_LIGHT),
-    Route(method="POST", path="/tickets", function="create_ticket", summary="Open a ticket",
-          settings=FunctionSettings(memory_mb=512, timeout_s=15, publishes_events=True,
-                                    reserved_concurrency=50)),
-    Route(method="GET", path="/tickets", function="list_tickets", summary="Search and list tickets",
-          settings=_SEARCH),
-    Route(method="GET", path="/tickets/{ticket_id}", function="get_ticket",
-          summary="Read one ticket by id or key", settings=_READ),
-    Route(method="PATCH", path="/tickets/{ticket_id}", function="update_ticket",
-          summary="Change a ticket's fields (If-Match on its version)", settings=_WRITE),
-    Route(method="POST", path="/tickets/{ticket_id}/transitions", function="transition_ticket",
-          summary="Move a ticket through its lifecycle", settings=_WRITE),
-    Route(method="POST", path="/tickets/{ticket_id}/comments", function="add_comment",
-          summary="Comment on a ticket", settings=_WRITE),
-    Route(method="GET", path="/tickets/{ticket_id}/comments", function="list_comments",
-          summary="A ticket's comments", settings=_READ),
-    Route(method="GET", path="/tickets/{ticket_id}/events", function="list_events",
-          summary="A ticket's audit trail", settings=_READ),
+    Route(method="GET", path="/healthz", function="healthz", summary="Liveness", auth=False, settings=_LIGHT),
+    Route(
+        method="GET",
+        path="/readyz",
+        function="readyz",
+        summary="Readiness (checks the database)",
+        auth=False,
+        settings=FunctionSettings(memory_mb=256, timeout_s=5),
+    ),
+    Route(
+        method="GET",
+        path="/openapi.json",
+        function="openapi",
+        summary="The OpenAPI document",
+        settings=_LIGHT,
+    ),
+    Route(
+        method="POST",
+        path="/tickets",
+        function="create_ticket",
+        summary="Open a ticket",
+        settings=FunctionSettings(
+            memory_mb=512, timeout_s=15, publishes_events=True, reserved_concurrency=50
+        ),
+    ),
+    Route(
+        method="GET",
+        path="/tickets",
+        function="list_tickets",
+        summary="Search and list tickets",
+        settings=_SEARCH,
+    ),
+    Route(
+        method="GET",
+        path="/tickets/{ticket_id}",
+        function="get_ticket",
+        summary="Read one ticket by id or key",
+        settings=_READ,
+    ),
+    Route(
+        method="PATCH",
+        path="/tickets/{ticket_id}",
+        function="update_ticket",
+        summary="Change a ticket's fields (If-Match on its version)",
+        settings=_WRITE,
+    ),
+    Route(
+        method="POST",
+        path="/tickets/{ticket_id}/transitions",
+        function="transition_ticket",
+        summary="Move a ticket through its lifecycle",
+        settings=_WRITE,
+    ),
+    Route(
+        method="POST",
+        path="/tickets/{ticket_id}/comments",
+        function="add_comment",
+        summary="Comment on a ticket",
+        settings=_WRITE,
+    ),
+    Route(
+        method="GET",
+        path="/tickets/{ticket_id}/comments",
+        function="list_comments",
+        summary="A ticket's comments",
+        settings=_READ,
+    ),
+    Route(
+        method="GET",
+        path="/tickets/{ticket_id}/events",
+        function="list_events",
+        summary="A ticket's audit trail",
+        settings=_READ,
+    ),
 )
 
 SCHEDULED: tuple[ScheduledFunction, ...] = (
-    ScheduledFunction(function="outbox_relay", schedule="rate(1 minute)",
-                      summary="Publish outbox rows left behind; purge expired idempotency keys",
-                      settings=FunctionSettings(memory_mb=512, timeout_s=60, reserved_concurrency=1,
-                                                publishes_events=True)),
+    ScheduledFunction(
+        function="outbox_relay",
+        schedule="rate(1 minute)",
+        summary="Publish outbox rows left behind; purge expired idempotency keys",
+        settings=FunctionSettings(memory_mb=512, timeout_s=60, reserved_concurrency=1, publishes_events=True),
+    ),
 )
 
 # Queue-fed workers. Later issues (intake, SLA timers, webhooks) add one entry each.

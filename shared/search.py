@@ -62,5 +62,7 @@ def search(conn: Connection, principal: Principal, query: TicketQuery) -> Ticket
     fingerprint = params.pop("_fingerprint")
     rows = conn.execute(statement, params).fetchall()
     items: list[Ticket] = [to_model(r) for r in rows[: query.limit]]
-    next_cursor = pagination.encode({"id": str(items[-1].id)}, fingerprint) if len(rows) > query.limit else None
+    next_cursor = (
+        pagination.encode({"id": str(items[-1].id)}, fingerprint) if len(rows) > query.limit else None
+    )
     return TicketPage(items=items, next_cursor=next_cursor)

@@ -139,8 +139,9 @@ def apply_change(
         events.append(event)
         prev_seq, prev_hash = event.seq, event.hash
 
-    assignments = [
-        sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(f"set_{col}")) for col in change.updates
+    assignments: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(f"set_{col}"))
+        for col in change.updates
     ]
     assignments += [
         sql.SQL("updated_at = %(now)s"),
@@ -153,7 +154,8 @@ def apply_change(
         sets=sql.SQL(", ").join(assignments), cols=sql.SQL(_LOCK_COLUMNS)
     )
     params: dict[str, Any] = {
-        f"set_{col}": (jsonb(value) if col in _JSON_FIELDS else value) for col, value in change.updates.items()
+        f"set_{col}": (jsonb(value) if col in _JSON_FIELDS else value)
+        for col, value in change.updates.items()
     }
     params.update(id=row["id"], now=now, audit_seq=prev_seq, audit_hash=prev_hash)
     new_row = conn.execute(query, params).fetchone()
@@ -288,7 +290,9 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     raw = value.strip().removeprefix("W/").strip('"')
     if not raw.isdigit():
-        raise PreconditionFailed(f"If-Match must carry the ticket's version as its ETag, e.g. \"3\"; got {value!r}.")
+        raise PreconditionFailed(
+            f'If-Match must carry the ticket\'s version as its ETag, e.g. "3"; got {value!r}.'
+        )
     return int(raw)
 
 
@@ -319,7 +323,9 @@ def update(
             current_version=row["version"],
         )
     if State(row["state"]) in FROZEN_STATES:
-        raise Conflict(f"A {row['state']} ticket cannot be changed; reopen it first.", current_state=row["state"])
+        raise Conflict(
+            f"A {row['state']} ticket cannot be changed; reopen it first.", current_state=row["state"]
+        )
     if "fields" in requested:
         category = Category(row["category"]) if row["category"] else None
         try:
@@ -329,12 +335,18 @@ def update(
                 "The fields do not fit the ticket's category.",
                 errors=[{"loc": ["body", "fields"], "msg": str(exc)}],
             ) from exc
-    if requested.get("visibility") and requested["visibility"] != Visibility.PLATFORM_ONLY and not row["tenant_id"]:
+    if (
+        requested.get("visibility")
+        and requested["visibility"] != Visibility.PLATFORM_ONLY
+        and not row["tenant_id"]
+    ):
         raise ValidationFailed("A ticket without a tenant stays platform-only.")
     changes = {k: {"old": row[k], "new": v} for k, v in requested.items() if row[k] != v}
     if not changes:
         return to_model(row)
-    change = Change(updates={k: requested[k] for k in changes}, events=[("ticket.updated", changes, "public")])
+    change = Change(
+        updates={k: requested[k] for k in changes}, events=[("ticket.updated", changes, "public")]
+    )
     return to_model(apply_change(conn, principal, row, change, correlation_id=correlation_id, now=now))
 
 

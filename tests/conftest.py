@@ -28,9 +28,9 @@ from shared.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
-APP_PASSWORD = "ticketing_app"  # noqa: S105 - a local test database's role
+APP_PASSWORD = "ticketing_app"
 
-os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+os.environ.setdefault("XDG_RUNTIME_DIR", str(LOCAL / "runtime"))
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ticketing")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Ticketing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -52,9 +52,8 @@ def _embedded_admin_url() -> str:
 
 
 def with_db(url: str, dbname: str, **overrides: str) -> str:
-    params = conninfo_to_dict(url)
-    params.update(dbname=dbname, **overrides)
-    return make_conninfo(**params)
+    params: dict[str, Any] = {**conninfo_to_dict(url), "dbname": dbname, **overrides}
+    return make_conninfo("", **params)
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,10 @@ def template_db(pg_server_url: str) -> str:
     name = f"ticketing_tmpl_{worker}"
     LOCAL.mkdir(exist_ok=True)
     # Roles are cluster-wide: serialise template builds across xdist workers.
-    with open(LOCAL / "test-template.lock", "w") as lock, psycopg.connect(pg_server_url, autocommit=True) as conn:
+    with (
+        open(LOCAL / "test-template.lock", "w") as lock,
+        psycopg.connect(pg_server_url, autocommit=True) as conn,
+    ):
         fcntl.flock(lock, fcntl.LOCK_EX)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -93,7 +95,9 @@ def database(pg_server_url: str, template_db: str, monkeypatch: pytest.MonkeyPat
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
         )
     database = Database(
         name=name,
@@ -143,9 +147,15 @@ def event_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
         events, sqs = aws.client("events"), aws.client("sqs")
         events.create_event_bus(Name="ticketing-test")
         queue_url = sqs.create_queue(QueueName="ticket-events")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="all-ticket-events", EventBusName="ticketing-test", EventPattern='{"source": ["ticketing"]}')
-        events.put_targets(Rule="all-ticket-events", EventBusName="ticketing-test", Targets=[{"Id": "q", "Arn": queue_arn}])
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="all-ticket-events", EventBusName="ticketing-test", EventPattern='{"source": ["ticketing"]}'
+        )
+        events.put_targets(
+            Rule="all-ticket-events", EventBusName="ticketing-test", Targets=[{"Id": "q", "Arn": queue_arn}]
+        )
         yield Bus(name="ticketing-test", queue_url=queue_url)
     aws.reset_clients()
     get_settings.cache_clear()

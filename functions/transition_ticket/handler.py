@@ -13,13 +13,17 @@ app = api.make_app()
 
 
 @app.post("/tickets/<ticket_id>/transitions")
-def transition_ticket(ticket_id: str, request: Annotated[TransitionRequest, Body(embed=False)]) -> Response[Any]:
+def transition_ticket(
+    ticket_id: str, request: Annotated[TransitionRequest, Body(embed=False)]
+) -> Response[Any]:
     who = api.principal(app)
     if_match = tickets.parse_if_match(api.header(app, "if-match"))
     correlation_id = api.correlation_id(app)
 
     def operation(conn: Connection) -> tuple[Ticket, dict[str, str]]:
-        moved = tickets.transition(conn, who, ticket_id, request, if_match=if_match, correlation_id=correlation_id)
+        moved = tickets.transition(
+            conn, who, ticket_id, request, if_match=if_match, correlation_id=correlation_id
+        )
         return moved, {"ETag": tickets.etag(moved)}
 
     return api.write(app, who, operation)

@@ -19,7 +19,9 @@ def update_ticket(ticket_id: str, patch: Annotated[TicketPatch, Body(embed=False
     correlation_id = api.correlation_id(app)
 
     def operation(conn: Connection) -> tuple[Ticket, dict[str, str]]:
-        updated = tickets.update(conn, who, ticket_id, patch, if_match=if_match, correlation_id=correlation_id)
+        updated = tickets.update(
+            conn, who, ticket_id, patch, if_match=if_match, correlation_id=correlation_id
+        )
         return updated, {"ETag": tickets.etag(updated)}
 
     return api.write(app, who, operation)
