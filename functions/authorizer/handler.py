@@ -19,13 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from shared.auth import Principal
 from shared.errors import Forbidden, Unauthorized
+from shared.observability import logger
 from shared.tokens import verify_token
-
-logger = Logger(service="ticketing", child=False)
 
 _UNAUTHORIZED = "Unauthorized"
 

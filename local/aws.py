@@ -1,0 +1,118 @@
+"""The local stack's AWS: moto's server on a loopback port, with the bus and queues the stack uses.
+
+Every boto3 client in the process (``shared.aws``) reaches it through ``AWS_ENDPOINT_URL``.
+Besides the ticket bus, a "tap" queue receives every event the service publishes (a rule on the
+bus matching its source), so the developer can watch them in the console.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from shared.routes import WORKERS, QueueWorker
+
+log = logging.getLogger("local.aws")
+
+REGION = "eu-west-1"
+TAP_QUEUE = "ticketing-local-tap"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def worker_queue_name(worker: QueueWorker) -> str:
+    return f"ticketing-{worker.function.replace('_', '-')}"
+
+
+def worker_queue_env(worker: QueueWorker) -> str:
+    """The env var through which other functions find a worker's queue (e.g. TIMER_WORKER_QUEUE_URL)."""
+    return f"{worker.function.upper()}_QUEUE_URL"
+
+
+@dataclass
+class LocalAws:
+    endpoint: str
+    server: ThreadedMotoServer
+    bus_name: str
+    tap_queue_url: str = ""
+    worker_queue_urls: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _client(service: str, endpoint: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=REGION)  # type: ignore[call-overload]
+
+
+def _route_bus_to_queue(
+    events: Any, sqs: Any, *, bus: str, rule: str, pattern: dict[str, Any], url: str
+) -> None:
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+
+
+def start(*, bus_name: str, event_source: str) -> LocalAws:
+    """Start moto, point this process's AWS config at it, create the bus, tap and worker queues."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
+        AWS_SESSION_TOKEN="testing",  # noqa: S106
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+    )
+    aws = LocalAws(endpoint=endpoint, server=server, bus_name=bus_name)
+    events, sqs = _client("events", endpoint), _client("sqs", endpoint)
+    if bus_name != "default":
+        events.create_event_bus(Name=bus_name)
+    aws.tap_queue_url = sqs.create_queue(QueueName=TAP_QUEUE)["QueueUrl"]
+    _route_bus_to_queue(
+        events,
+        sqs,
+        bus=bus_name,
+        rule="ticketing-local-tap",
+        pattern={"source": [event_source]},
+        url=aws.tap_queue_url,
+    )
+    for worker in WORKERS:
+        name = worker_queue_name(worker)
+        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        url = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(max(30, 6 * worker.settings.timeout_s)),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(worker.max_receive_count)}
+                ),
+            },
+        )["QueueUrl"]
+        aws.worker_queue_urls[worker.function] = url
+        os.environ[worker_queue_env(worker)] = url
+        if worker.event_pattern:
+            _route_bus_to_queue(
+                events, sqs, bus=bus_name, rule=name, pattern=dict(worker.event_pattern), url=url
+            )
+    return aws

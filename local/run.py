@@ -1,0 +1,135 @@
+"""``make run``: the whole service on this machine, with the same handlers as in AWS.
+
+- PostgreSQL: embedded (``TICKETING_PGDATA``, default ``.local/pgdata``) unless ``DATABASE_URL``
+  is set, in which case it is the ADMIN url; migrations applied; handlers connect as
+  ``ticketing_app`` (row-level security applies, as in AWS).
+- AWS: moto's server on a free loopback port; the ticket bus, a tap queue that logs every
+  published event, and one queue per worker.
+- An HTTP gateway on ``127.0.0.1:$PORT`` (default 8000) that behaves like API Gateway REST with
+  the Lambda authorizer; the local issuer's JWKS at ``/.well-known/jwks.json``.
+- One scheduler thread for the scheduled functions, queue workers and the event tap.
+
+Ctrl-C (or SIGTERM) stops it all; the embedded PostgreSQL is stopped too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from local import pg
+from local.logs import configure, kv
+
+log = logging.getLogger("local.run")
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    configure(logging.DEBUG if os.environ.get("LOCAL_DEBUG") else logging.INFO)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT") or 8000)
+    started = time.monotonic()
+
+    # Defaults for the handlers' runtime, before anything reads them.
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ticketing")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Ticketing")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+    from local.gateway import Gateway, make_server
+
+    gateway = Gateway(authorizer_event=os.environ.get("TICKETING_AUTHORIZER_EVENT", "TOKEN").upper())
+    try:
+        server = make_server(host, port, gateway)
+    except OSError as exc:
+        gateway.close()
+        print(
+            f"cannot listen on {host}:{port}: {exc.strerror} (set PORT=... to use another port)",
+            file=sys.stderr,
+        )
+        return 1
+
+    db: pg.Database | None = None
+    aws = None
+    scheduler = None
+    try:
+        from local.keys import ensure_signing_key, key_dir, local_verifier_env
+
+        key = ensure_signing_key()
+        os.environ.update(local_verifier_env())
+
+        pgdata = Path(os.environ.get("TICKETING_PGDATA") or pg.DEFAULT_PGDATA).resolve()
+        admin_url = os.environ.get("DATABASE_URL") or None
+        db = pg.prepare(database_url=admin_url, pgdata=pgdata)
+        os.environ["DATABASE_URL"] = db.app_url
+
+        from shared import aws as shared_aws
+        from shared import tokens
+        from shared.settings import get_settings
+
+        get_settings.cache_clear()
+        tokens.reset()
+        settings = get_settings()
+
+        from local import aws as local_aws
+
+        aws = local_aws.start(bus_name=settings.event_bus_name, event_source=settings.event_source)
+        shared_aws.reset_clients()
+
+        from local.scheduler import Scheduler
+
+        scheduler = Scheduler(aws)
+        scheduler.start()
+
+        url = f"http://{host}:{server.server_address[1]}"
+        where = f"pgdata={pgdata}" if db.embedded is not None else "from DATABASE_URL"
+        print(
+            "\n".join(
+                [
+                    "",
+                    f"Ticketing local stack is up ({time.monotonic() - started:.1f}s)",
+                    f"  API        {url}   (try {url}/healthz, {url}/openapi.json)",
+                    "  Token      make token SUB=alice TENANT=acme ROLES=tenant_user  (token = last line)",
+                    "             TOKEN=$(make token TENANT=acme | tail -1)",
+                    f'             curl -H "Authorization: Bearer $TOKEN" {url}/tickets',
+                    f"  JWKS       {url}/.well-known/jwks.json   (iss=ticketing-local, aud=ticketing,"
+                    f" kid={key.kid}, keys in {key_dir()})",
+                    f"  Database   {db.description}   ({where})",
+                    f"  AWS (moto) {aws.endpoint}   (bus={aws.bus_name}, published events are logged below)",
+                    "  Ctrl-C stops everything.",
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+        kv(log, logging.INFO, "ready", url=url)
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        log.info("stopping")
+        server.server_close()
+        if scheduler is not None:
+            scheduler.stop()
+        gateway.close()
+        if aws is not None:
+            aws.stop()
+        if db is not None:
+            db.stop()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
