@@ -69,7 +69,8 @@ def main() -> int:
 
         pgdata = Path(os.environ.get("TICKETING_PGDATA") or pg.DEFAULT_PGDATA).resolve()
         admin_url = os.environ.get("DATABASE_URL") or None
-        db = pg.prepare(database_url=admin_url, pgdata=pgdata)
+        app_password = os.environ.get("TICKETING_APP_PASSWORD") or pg.DEV_APP_PASSWORD
+        db = pg.prepare(database_url=admin_url, pgdata=pgdata, app_password=app_password)
         os.environ["DATABASE_URL"] = db.app_url
 
         from shared import aws as shared_aws

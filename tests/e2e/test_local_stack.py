@@ -1,0 +1,141 @@
+"""The local stack over HTTP: auth at the gateway, a ticket's life, comments, search, tenant privacy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Call, Stack
+
+pytestmark = pytest.mark.e2e
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: requests.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    return body
+
+
+@pytest.fixture(scope="module")
+def alice(stack: Stack) -> str:
+    return stack.token("alice", tenant="acme", roles="tenant_user")
+
+
+@pytest.fixture(scope="module")
+def olga(stack: Stack) -> str:
+    return stack.token("olga", roles="platform_operator")
+
+
+@pytest.fixture(scope="module")
+def gus(stack: Stack) -> str:
+    return stack.token("gus", tenant="globex", roles="tenant_user,tenant_admin")
+
+
+def test_health_needs_no_token(call: Call) -> None:
+    assert call("GET", "/healthz").status_code == 200
+    assert call("GET", "/readyz").status_code == 200
+
+
+def test_no_token_is_401_problem(call: Call) -> None:
+    body = assert_problem(call("GET", "/tickets"), 401)
+    assert body["type"].endswith("unauthorized")
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."])
+def test_invalid_token_is_401_problem(call: Call, token: str) -> None:
+    assert_problem(call("GET", "/tickets", token=token), 401)
+
+
+def test_a_token_signed_by_another_key_is_401(call: Call) -> None:
+    from local.keys import build_claims, generate_private_key, sign, signing_key_from
+
+    stranger = signing_key_from(generate_private_key("ES256"))
+    forged = sign(build_claims(sub="mallory", tenant="acme", roles=["platform_admin"], ttl_s=300), stranger)
+    assert_problem(call("GET", "/tickets", token=forged), 401)
+
+
+def test_tenant_role_without_tenant_is_403_problem(stack: Stack, call: Call) -> None:
+    assert_problem(call("GET", "/tickets", token=stack.token("nobody", tenant="", roles="tenant_user")), 403)
+
+
+def test_unknown_route_is_404_and_wrong_method_is_405(call: Call, alice: str) -> None:
+    assert_problem(call("GET", "/nowhere", token=alice), 404)
+    response = call("DELETE", "/tickets", token=alice)
+    assert_problem(response, 405)
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+def test_jwks_is_published(call: Call) -> None:
+    keys = call("GET", "/.well-known/jwks.json").json()["keys"]
+    assert keys
+    assert all("d" not in key for key in keys)  # public halves only
+
+
+def test_a_ticket_from_open_to_in_progress(call: Call, alice: str, olga: str, gus: str) -> None:
+    word = f"zebra{uuid.uuid4().hex[:10]}"
+    created = call(
+        "POST",
+        "/tickets",
+        token=alice,
+        json={
+            "title": f"Notebook kernel {word} keeps dying",
+            "kind": "request",
+            "description": "Since Monday.",
+        },
+    )
+    assert created.status_code == 201, created.text
+    ticket = created.json()
+    ticket_id, key = ticket["id"], ticket["key"]
+    assert ticket["state"] == "new"
+    assert ticket["tenant_id"] == "acme"
+
+    for target in ("ack", "in_progress"):
+        moved = call("POST", f"/tickets/{ticket_id}/transitions", token=olga, json={"to": target})
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["state"] == target
+
+    commented = call(
+        "POST",
+        f"/tickets/{ticket_id}/comments",
+        token=olga,
+        json={"body": "Looking into it.", "visibility": "public"},
+    )
+    assert commented.status_code == 201, commented.text
+
+    # The requester sees the public comment, and the ticket by its key.
+    comments = call("GET", f"/tickets/{ticket_id}/comments", token=alice)
+    assert comments.status_code == 200, comments.text
+    listed = comments.json()
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert any(c["body"] == "Looking into it." for c in items)
+    by_key = call("GET", f"/tickets/{key}", token=alice)
+    assert by_key.status_code == 200, by_key.text
+    assert by_key.json()["id"] == ticket_id
+    assert by_key.json()["state"] == "in_progress"
+
+    # Search finds it by a word of its title.
+    found = call("GET", "/tickets", token=alice, params={"q": word})
+    assert found.status_code == 200, found.text
+    assert [t["id"] for t in found.json()["items"]] == [ticket_id]
+    assert "next_cursor" in found.json()
+
+    # Another tenant can neither read nor find it.
+    assert_problem(call("GET", f"/tickets/{ticket_id}", token=gus), 404)
+    assert_problem(call("GET", f"/tickets/{key}", token=gus), 404)
+    hidden = call("GET", "/tickets", token=gus, params={"q": word})
+    assert hidden.status_code == 200, hidden.text
+    assert hidden.json()["items"] == []
+
+    # The audit trail recorded the creation and both transitions.
+    events = call("GET", f"/tickets/{ticket_id}/events", token=olga)
+    assert events.status_code == 200, events.text
+    trail = events.json()
+    assert len(trail["items"] if isinstance(trail, dict) else trail) >= 3
