@@ -1,0 +1,73 @@
+"""Ticket events reach the EventBridge bus at least once: right after commit, or via the relay."""
+
+from __future__ import annotations
+
+import importlib
+
+from local.events import LambdaContext, scheduled_event
+from shared import outbox
+from tests.integration.conftest import ALICE, OPS, create_ticket
+
+
+def pending(database) -> int:
+    with database.admin() as conn:
+        return conn.execute("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").fetchone()["n"]
+
+
+def test_changes_are_published_right_after_commit(api, database, event_bus):
+    ticket = create_ticket()
+    api("POST", f"/tickets/{ticket['id']}/transitions", caller=OPS, body={"to": "ack"})
+    received = event_bus.received()
+    assert [e["detail-type"] for e in received] == ["Ticket Created", "Ticket State Changed"]
+    created = received[0]
+    assert created["source"] == "ticketing"
+    assert created["detail"]["ticket_id"] == ticket["id"]
+    assert created["detail"]["tenant_id"] == "acme"
+    assert created["detail"]["ticket"]["state"] == "new"
+    assert received[1]["detail"]["changes"]["state"] == {"old": "new", "new": "ack"}
+    assert received[1]["detail"]["seq"] == 2
+    assert pending(database) == 0
+
+
+def test_what_the_flush_misses_the_relay_publishes(api, database, event_bus, monkeypatch):
+    def broken(entries):
+        raise ConnectionError("EventBridge unreachable")
+
+    monkeypatch.setattr(outbox.aws, "put_events", broken)
+    ticket = create_ticket()  # the change commits even though publishing fails
+    assert api("GET", f"/tickets/{ticket['id']}", caller=ALICE).status == 200
+    assert pending(database) == 1
+    assert event_bus.received() == []
+
+    monkeypatch.undo()
+    relay = importlib.import_module("functions.outbox_relay.handler")
+    summary = relay.handler(scheduled_event(), LambdaContext(function_name="outbox_relay"))
+    assert summary["published"] == 1 and summary["pending"] == 0
+    assert [e["detail-type"] for e in event_bus.received()] == ["Ticket Created"]
+    assert pending(database) == 0
+
+
+def test_entries_eventbridge_refuses_stay_pending_with_the_error(api, database, event_bus, monkeypatch):
+    monkeypatch.setattr(
+        outbox.aws, "put_events", lambda entries: [{"ErrorCode": "InternalFailure"} for _ in entries]
+    )
+    create_ticket()
+    monkeypatch.undo()
+    published, failed = outbox.publish_batch(
+        publisher=lambda entries: [
+            {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"} for _ in entries
+        ]
+    )
+    assert (published, failed) == (0, 1)
+    with database.admin() as conn:
+        row = conn.execute("SELECT attempts, last_error, published_at FROM outbox").fetchone()
+    assert row["published_at"] is None and row["attempts"] >= 1 and "ThrottlingException" in row["last_error"]
+    assert outbox.relay().published == 1
+
+
+def test_internal_comment_events_are_marked_internal(api, database, event_bus):
+    ticket = create_ticket()
+    api("POST", f"/tickets/{ticket['id']}/comments", caller=OPS, body={"body": "x", "visibility": "internal"})
+    comment_event = event_bus.received()[-1]
+    assert comment_event["detail-type"] == "Ticket Comment Added"
+    assert comment_event["detail"]["event_visibility"] == "internal"
