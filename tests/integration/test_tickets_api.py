@@ -477,3 +477,27 @@ class TestOperational:
         assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("TicketCreate")
         assert "TicketCreate" in doc["components"]["schemas"]
         assert "422" in create["responses"]
+
+
+def test_the_stored_chain_verifies_and_detects_tampering(api, database):
+    from shared import audit
+
+    ticket = create_ticket(title="Chain ✓ unicode", fields={"run_id": "r-1"})
+    api("PATCH", f"/tickets/{ticket['id']}", caller=OPS, body={"priority": "critical", "tags": ["a", "b"]})
+    api("POST", f"/tickets/{ticket['id']}/comments", caller=OPS, body={"body": "x", "visibility": "internal"})
+    api(
+        "POST",
+        f"/tickets/{ticket['id']}/transitions",
+        caller=OPS,
+        body={"to": "resolved", "resolution": "done"},
+    )
+    query = "SELECT * FROM ticket_event WHERE ticket_id = %s ORDER BY seq"
+    with database.admin() as conn:
+        rows = conn.execute(query, (ticket["id"],)).fetchall()
+        head = conn.execute(
+            "SELECT audit_seq, audit_hash FROM ticket WHERE id = %s", (ticket["id"],)
+        ).fetchone()
+    assert len(rows) == 4 and audit.verify_chain(rows) is None
+    assert (head["audit_seq"], head["audit_hash"]) == (4, rows[-1]["hash"])
+    rows[1]["changes"] = {"priority": {"old": "high", "new": "low"}}
+    assert audit.verify_chain(rows) == 2
