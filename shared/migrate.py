@@ -67,7 +67,8 @@ def apply(dsn: str, directory: Path = MIGRATIONS_DIR, *, app_password: str | Non
                 " name text PRIMARY KEY, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done: dict[str, str] = dict(conn.execute("SELECT name, checksum FROM schema_migration").fetchall())
+            rows = conn.execute("SELECT name, checksum FROM schema_migration").fetchall()
+            done: dict[str, str] = dict(rows)
             for migration in migrations:
                 if migration.name in done:
                     if done[migration.name] != migration.checksum:
