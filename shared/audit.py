@@ -79,29 +79,24 @@ def next_event(
     visibility: str = "public",
     correlation_id: str | None = None,
 ) -> AuditEvent:
-    seq = prev_seq + 1
-    payload = canonical(
-        ticket_id=ticket_id,
-        seq=seq,
-        type=type,
-        actor=actor,
-        at=at,
-        changes=changes,
-        visibility=visibility,
-        correlation_id=correlation_id,
-    )
-    return AuditEvent(
-        ticket_id=ticket_id,
-        seq=seq,
-        type=type,
-        actor=actor,
-        at=at,
-        changes=changes,
-        visibility=visibility,
-        correlation_id=correlation_id,
-        prev_hash=prev_hash,
-        hash=chain_hash(prev_hash, payload),
-    )
+    fields: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "seq": prev_seq + 1,
+        "type": type,
+        "actor": actor,
+        "at": at,
+        "changes": changes,
+        "visibility": visibility,
+        "correlation_id": correlation_id,
+    }
+    return AuditEvent(**fields, prev_hash=prev_hash, hash=chain_hash(prev_hash, _payload(fields)))
+
+
+def _payload(row: Mapping[str, Any]) -> bytes:
+    return canonical(**{name: row[name] for name in _HASHED})
+
+
+_HASHED = ("ticket_id", "seq", "type", "actor", "at", "changes", "visibility", "correlation_id")
 
 
 def verify_chain(rows: Iterable[Mapping[str, Any]]) -> int | None:
@@ -113,17 +108,7 @@ def verify_chain(rows: Iterable[Mapping[str, Any]]) -> int | None:
     for row in rows:
         if row["seq"] != prev_seq + 1 or row["prev_hash"] != prev_hash:
             return int(row["seq"])
-        payload = canonical(
-            ticket_id=row["ticket_id"],
-            seq=row["seq"],
-            type=row["type"],
-            actor=row["actor"],
-            at=row["at"],
-            changes=row["changes"],
-            visibility=row["visibility"],
-            correlation_id=row["correlation_id"],
-        )
-        if chain_hash(prev_hash, payload) != row["hash"]:
+        if chain_hash(prev_hash, _payload(row)) != row["hash"]:
             return int(row["seq"])
         prev_hash, prev_seq = row["hash"], row["seq"]
     return None
