@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -35,6 +36,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> int:
     configure(logging.DEBUG if os.environ.get("LOCAL_DEBUG") else logging.INFO)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)  # also when started in the background (SIGINT ignored)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT") or 8000)
     started = time.monotonic()
@@ -113,6 +115,17 @@ def main() -> int:
             flush=True,
         )
         kv(log, logging.INFO, "ready", url=url)
+        # From here on a signal asks the server to stop (from another thread, as shutdown() blocks)
+        # instead of raising KeyboardInterrupt wherever the main thread happens to be.
+        stopping = threading.Event()
+
+        def _request_stop(signum: int, frame: FrameType | None) -> None:
+            if not stopping.is_set():
+                stopping.set()
+                threading.Thread(target=server.shutdown, name="local-shutdown", daemon=True).start()
+
+        signal.signal(signal.SIGTERM, _request_stop)
+        signal.signal(signal.SIGINT, _request_stop)
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass
