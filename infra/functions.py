@@ -1,0 +1,171 @@
+"""One helper for every Lambda: defaults, its own log group and its own least-privilege role.
+
+Each function gets: arm64, Python 3.12, X-Ray tracing, the two layers (dependencies, ``shared``),
+a log group with retention, and an ``iam.Role`` whose only inline permission is writing to that
+log group. Functions with ``uses_database`` also get the VPC (ENI permissions), read on the app
+secret, ``rds-db:connect`` on the proxy and the DB settings; ``publishes_events`` adds
+``events:PutEvents`` on the ticket bus and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.assets import AssetBuilder
+from infra.database import APP_USER, DB_NAME, DB_PORT, Database
+from infra.nag import acknowledge
+from infra.network import Network
+from shared.routes import FunctionSettings
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+SERVICE_NAME = "ticketing"
+METRICS_NAMESPACE = "Ticketing"
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+# Lambda creates and removes its ENIs with the function's role; EC2 offers no resource scoping
+# for these actions (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+ENI_REASON = (
+    "Lambda VPC networking: ec2:CreateNetworkInterface/Describe*/Delete*/Assign*/Unassign* do not "
+    "support resource-level permissions, so AWS requires Resource '*' (the same statement as the "
+    "AWSLambdaVPCAccessExecutionRole managed policy, written inline)."
+)
+XRAY_REASON = (
+    "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level "
+    "permissions, so AWS requires Resource '*'."
+)
+RUNTIME_REASON = (
+    "Python 3.12 is the project's chosen Lambda runtime (arm64 wheels are built for it); it is "
+    "supported by Lambda. Moving to a newer runtime is a deliberate, tested change."
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionContext:
+    """What every function may be wired to."""
+
+    assets: AssetBuilder
+    layers: tuple[lambda_.ILayerVersion, ...]
+    network: Network
+    database: Database
+    bus: events.IEventBus
+    log_level: str = "INFO"
+
+
+class TicketingFunction(Construct):
+    """A Lambda built from ``functions/<name>/`` with the project's defaults."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        settings: FunctionSettings,
+        context: FunctionContext,
+        description: str,
+        environment: Mapping[str, str] | None = None,
+        code: lambda_.Code | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+        async_dlq: sqs.IQueue | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.settings = settings
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Ticketing {name}: least privilege for this function only",
+            inline_policies={
+                "logs": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[self.log_group.log_group_arn],
+                        )
+                    ]
+                )
+            },
+        )
+        env: dict[str, str] = {
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "LOG_LEVEL": context.log_level,
+            "EVENT_BUS_NAME": context.bus.event_bus_name,
+            "EVENT_SOURCE": SERVICE_NAME,
+        }
+        vpc_props: dict[str, object] = {}
+        if settings.uses_database:
+            database = context.database
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=list(ENI_ACTIONS), resources=["*"])
+            )
+            acknowledge(self.role, "IAM5[Resource::*]", f"{ENI_REASON} {XRAY_REASON}")
+            vpc_props = {
+                "vpc": context.network.vpc,
+                "vpc_subnets": context.network.app_subnets,
+                "security_groups": [security_group or context.network.lambda_sg],
+            }
+            env.update(
+                DB_HOST=database.proxy.endpoint,
+                DB_PORT=str(DB_PORT),
+                DB_NAME=DB_NAME,
+                DB_SSLMODE="require",
+                DB_SECRET_ARN=database.app_secret.secret_arn,
+            )
+            database.app_secret.grant_read(self.role)
+            database.proxy.grant_connect(self.role, APP_USER)
+        else:
+            acknowledge(self.role, "IAM5[Resource::*]", XRAY_REASON)
+        if settings.publishes_events:
+            context.bus.grant_put_events_to(self.role)
+        env.update(environment or {})
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=f"functions.{name}.handler.handler",
+            code=code or context.assets.function_code(name),
+            layers=list(context.layers),
+            memory_size=settings.memory_mb,
+            timeout=Duration.seconds(settings.timeout_s),
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+            environment=env,
+            dead_letter_queue=async_dlq,
+            **vpc_props,  # type: ignore[arg-type]
+        )
+        acknowledge(self.function, "L1", RUNTIME_REASON)
+
+    @property
+    def cfn_function(self) -> lambda_.CfnFunction:
+        child = self.function.node.default_child
+        assert isinstance(child, lambda_.CfnFunction)
+        return child

@@ -1,0 +1,133 @@
+"""The Ticketing stack: composes one construct per concern and wires them together.
+
+Routes, scheduled functions and workers default to ``shared.routes``; tests pass their own
+(e.g. an extra queue worker) to check what the stack makes of an entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.api import Api
+from infra.assets import AssetBuilder
+from infra.config import StackSettings
+from infra.database import Database
+from infra.events import Schedules, TicketBus
+from infra.functions import ARCHITECTURE, RUNTIME, FunctionContext
+from infra.migrations import Migrations
+from infra.monitoring import Monitoring, Watched
+from infra.network import Network
+from infra.queues import QueueWorkers
+from infra.storage import Storage
+from shared.routes import ROUTES, SCHEDULED, WORKERS, QueueWorker, Route, ScheduledFunction
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+OUTBOX_RELAY = "outbox_relay"
+
+
+class TicketingStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        assets: AssetBuilder | None = None,
+        routes: tuple[Route, ...] = ROUTES,
+        scheduled: tuple[ScheduledFunction, ...] = SCHEDULED,
+        workers: tuple[QueueWorker, ...] = WORKERS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        assets = assets or AssetBuilder()
+        self.settings = settings
+
+        self.storage = Storage(self, "Storage")
+        self.network = Network(self, "Network", flow_logs_bucket=self.storage.logs_bucket)
+        self.database = Database(
+            self,
+            "Database",
+            network=self.network,
+            instance_class=settings.db_instance_class,
+            multi_az=settings.multi_az,
+            deletion_protection=settings.deletion_protection,
+        )
+        self.events = TicketBus(self, "Events")
+        layers = (
+            lambda_.LayerVersion(
+                self,
+                "DependenciesLayer",
+                code=assets.deps_layer_code(),
+                description="requirements.txt for arm64 / Python 3.12",
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+            ),
+            lambda_.LayerVersion(
+                self,
+                "SharedLayer",
+                code=assets.shared_layer_code(),
+                description="The project's shared/ package",
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+            ),
+        )
+        context = FunctionContext(
+            assets=assets, layers=layers, network=self.network, database=self.database, bus=self.events.bus
+        )
+        self.migrations = Migrations(self, "Migrations", context=context, database=self.database)
+        self.api = Api(
+            self,
+            "Api",
+            routes=routes,
+            context=context,
+            jwt_issuer=settings.jwt_issuer,
+            jwks_url=settings.jwks_url,
+            jwt_audience=settings.jwt_audience,
+        )
+        self.schedules = Schedules(self, "Schedules", scheduled=scheduled, context=context)
+        self.workers = QueueWorkers(self, "Workers", workers=workers, context=context)
+
+        write_functions = {r.function for r in routes if r.method in WRITE_METHODS}
+        dlqs = [(name, fn.function.dead_letter_queue) for name, fn in self.schedules.functions.items()]
+        dlqs += [(w.worker.function, w.dlq) for w in self.workers.workers]
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            watched=Watched(
+                api=self.api.api,
+                write_functions=tuple(
+                    fn for name, fn in self.api.functions.items() if name in write_functions
+                ),
+                authorizer=self.api.authorizer_function,
+                outbox_relay=self.schedules.functions.get(OUTBOX_RELAY),
+                database=self.database.instance,
+                proxy_name=self.database.proxy.db_proxy_name,
+                dlqs=tuple((name, q) for name, q in dlqs if q is not None),
+                db_connections_threshold=settings.db_connections_alarm_threshold,
+            ),
+            alarm_email=settings.alarm_email,
+            alarm_topic_arn=settings.alarm_topic_arn,
+        )
+
+        relay = self.schedules.functions.get(OUTBOX_RELAY)
+        outputs: dict[str, tuple[str, str]] = {
+            "ApiUrl": (self.api.url, "Base URL of the REST API (stage included)"),
+            "EventBusName": (self.events.bus.event_bus_name, "EventBridge bus for ticket events"),
+            "AttachmentsBucketName": (self.storage.attachments.bucket_name, "S3 bucket for attachments"),
+            "MigrateFunctionName": (
+                self.migrations.handler.function.function_name,
+                'Invoke with {"RequestType": "Update"} to apply pending migrations',
+            ),
+            "DatabaseProxyEndpoint": (self.database.proxy.endpoint, "RDS Proxy endpoint (TLS required)"),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic every alarm notifies"),
+            "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+        }
+        if relay is not None:
+            outputs["OutboxRelayFunctionName"] = (relay.function.function_name, "Outbox relay (scheduled)")
+        for key, (value, description) in outputs.items():
+            output = cdk.CfnOutput(self, key, value=value, description=description)
+            output.override_logical_id(key)

@@ -1,0 +1,472 @@
+"""Resource properties of the synthesised stack (never hashed logical ids, never bare counts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from infra.assets import AssetBuilder
+from shared.routes import (
+    AUTHORIZER_FUNCTION,
+    MIGRATE_FUNCTION,
+    ROUTES,
+    SCHEDULED,
+    Route,
+    ScheduledFunction,
+    all_function_names,
+)
+from tests.infra.conftest import Synth, of_type
+
+Resources = dict[str, dict[str, Any]]
+HEALTH_PATHS = {"/healthz", "/readyz"}
+OUTPUT_NAMES = (
+    "ApiUrl",
+    "EventBusName",
+    "AttachmentsBucketName",
+    "OutboxRelayFunctionName",
+    "MigrateFunctionName",
+    "DatabaseProxyEndpoint",
+    "AlarmTopicArn",
+)
+
+
+def ref_id(value: Any) -> str:
+    """The logical id a Ref / Fn::GetAtt points at."""
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    raise AssertionError(f"not a reference: {value!r}")
+
+
+def functions_by_name(resources: Resources) -> dict[str, dict[str, Any]]:
+    """Our Lambdas by folder name, read from the handler path ``functions.<name>.handler.handler``."""
+    found = {}
+    for resource in of_type(resources, "AWS::Lambda::Function").values():
+        handler = resource["Properties"].get("Handler", "")
+        if handler.startswith("functions."):
+            found[handler.split(".")[1]] = resource
+    return found
+
+
+def function_logical_ids(resources: Resources) -> dict[str, str]:
+    return {
+        r["Properties"]["Handler"].split(".")[1]: logical_id
+        for logical_id, r in of_type(resources, "AWS::Lambda::Function").items()
+        if r["Properties"].get("Handler", "").startswith("functions.")
+    }
+
+
+# ---- database ------------------------------------------------------------------------------------
+
+
+def test_database_is_encrypted_private_backed_up_and_protected(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "postgres",
+            "EngineVersion": Match.string_like_regexp(r"^16\.\d+$"),
+            "StorageEncrypted": True,
+            "PubliclyAccessible": False,
+            "DeletionProtection": True,  # cdk.json: deletionProtection true
+            "BackupRetentionPeriod": Match.any_value(),
+            "MultiAZ": True,
+        },
+    )
+
+
+def test_database_backups_are_on(resources: Resources) -> None:
+    (instance,) = of_type(resources, "AWS::RDS::DBInstance").values()
+    assert instance["Properties"]["BackupRetentionPeriod"] >= 1
+
+
+def test_proxy_requires_tls_and_serves_both_secrets(resources: Resources) -> None:
+    (proxy,) = of_type(resources, "AWS::RDS::DBProxy").values()
+    props = proxy["Properties"]
+    assert props["RequireTLS"] is True
+    assert props["EngineFamily"] == "POSTGRESQL"
+    secrets = {ref_id(auth["SecretArn"]) for auth in props["Auth"]}
+    assert secrets == set(of_type(resources, "AWS::SecretsManager::SecretTargetAttachment"))
+
+
+def test_both_secrets_rotate(resources: Resources) -> None:
+    rotated = {
+        ref_id(r["Properties"]["SecretId"])
+        for r in of_type(resources, "AWS::SecretsManager::RotationSchedule").values()
+    }
+    assert rotated == set(of_type(resources, "AWS::SecretsManager::SecretTargetAttachment"))
+    for schedule in of_type(resources, "AWS::SecretsManager::RotationSchedule").values():
+        assert schedule["Properties"]["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
+
+
+def test_security_groups_chain_lambda_to_proxy_to_database(resources: Resources) -> None:
+    (instance,) = of_type(resources, "AWS::RDS::DBInstance").values()
+    (proxy,) = of_type(resources, "AWS::RDS::DBProxy").values()
+    (db_sg,) = {ref_id(sg) for sg in instance["Properties"]["VPCSecurityGroups"]}
+    (proxy_sg,) = {ref_id(sg) for sg in proxy["Properties"]["VpcSecurityGroupIds"]}
+    functions = functions_by_name(resources)
+    app_sgs = {
+        ref_id(sg)
+        for name, fn in functions.items()
+        if name != MIGRATE_FUNCTION and "VpcConfig" in fn["Properties"]
+        for sg in fn["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    }
+    (migrate_sg,) = {
+        ref_id(sg) for sg in functions[MIGRATE_FUNCTION]["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    }
+    assert instance["Properties"]["Port"] == "5432"
+
+    def port(value: Any) -> int:
+        # The proxy construct opens the instance's own port: Fn::GetAtt <instance>.Endpoint.Port.
+        if isinstance(value, dict):
+            assert value == {"Fn::GetAtt": [instance_id, "Endpoint.Port"]}
+            return 5432
+        return int(value)
+
+    (instance_id,) = of_type(resources, "AWS::RDS::DBInstance")
+    ingress: dict[str, set[tuple[str, int, int]]] = {}
+    for rule in of_type(resources, "AWS::EC2::SecurityGroupIngress").values():
+        props = rule["Properties"]
+        assert "CidrIp" not in props, "ingress from CIDR ranges is not allowed"
+        ingress.setdefault(ref_id(props["GroupId"]), set()).add(
+            (ref_id(props["SourceSecurityGroupId"]), port(props["FromPort"]), port(props["ToPort"]))
+        )
+    assert ingress[proxy_sg] == {(sg, 5432, 5432) for sg in app_sgs}
+    assert ingress[db_sg] == {(proxy_sg, 5432, 5432), (migrate_sg, 5432, 5432)}
+    for sg in (db_sg, proxy_sg):
+        assert not resources[sg]["Properties"].get("SecurityGroupIngress"), "inline ingress rules"
+
+
+def test_database_lives_in_isolated_subnets_without_nat(resources: Resources) -> None:
+    assert not of_type(resources, "AWS::EC2::NatGateway")
+    assert not of_type(resources, "AWS::EC2::InternetGateway")
+    endpoints = {
+        str(r["Properties"]["ServiceName"]) for r in of_type(resources, "AWS::EC2::VPCEndpoint").values()
+    }
+    for service in ("secretsmanager", "events", "sqs", "s3"):
+        assert any(service in name for name in endpoints), service
+
+
+# ---- functions -----------------------------------------------------------------------------------
+
+
+def test_every_function_of_the_route_table_exists_on_arm64_python312(resources: Resources) -> None:
+    functions = functions_by_name(resources)
+    assert set(functions) == set(all_function_names())
+    for name, fn in functions.items():
+        props = fn["Properties"]
+        assert props["Architectures"] == ["arm64"], name
+        assert props["Runtime"] == "python3.12", name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert len(props["Layers"]) == 2, name
+
+
+def test_every_function_has_its_own_role(resources: Resources) -> None:
+    roles = [ref_id(fn["Properties"]["Role"]) for fn in functions_by_name(resources).values()]
+    assert len(roles) == len(set(roles))
+
+
+def test_route_table_settings_reach_the_functions(resources: Resources) -> None:
+    functions = functions_by_name(resources)
+    entries: tuple[Route | ScheduledFunction, ...] = (*ROUTES, *SCHEDULED)
+    for entry in entries:
+        props = functions[entry.function]["Properties"]
+        settings = entry.settings
+        assert props["MemorySize"] == settings.memory_mb, entry.function
+        assert props["Timeout"] == settings.timeout_s, entry.function
+        assert props.get("ReservedConcurrentExecutions") == settings.reserved_concurrency, entry.function
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == "ticketing"
+        assert "LOG_LEVEL" in env
+        if settings.uses_database:
+            assert "VpcConfig" in props, entry.function
+            assert {"DB_HOST", "DB_SECRET_ARN", "DB_PORT", "DB_NAME", "DB_SSLMODE"} <= set(env), (
+                entry.function
+            )
+        else:
+            assert "VpcConfig" not in props, entry.function
+            assert "DB_SECRET_ARN" not in env, entry.function
+
+
+def test_functions_connect_through_the_proxy_with_the_app_secret(resources: Resources) -> None:
+    (proxy_id,) = of_type(resources, "AWS::RDS::DBProxy")
+    (instance_id,) = of_type(resources, "AWS::RDS::DBInstance")
+    for name, fn in functions_by_name(resources).items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if "DB_HOST" in env:
+            assert ref_id(env["DB_HOST"]) == proxy_id, name
+            assert (
+                resources[ref_id(env["DB_SECRET_ARN"])]["Type"]
+                == "AWS::SecretsManager::SecretTargetAttachment"
+            )
+    migrate_env = functions_by_name(resources)[MIGRATE_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert ref_id(migrate_env["MIGRATE_DB_HOST"]) == instance_id
+
+
+def test_only_publishers_may_put_events(resources: Resources) -> None:
+    logical = function_logical_ids(resources)
+    entries: tuple[Route | ScheduledFunction, ...] = (*ROUTES, *SCHEDULED)
+    publishers = {e.function for e in entries if e.settings.publishes_events}
+    roles_with_put: set[str] = set()
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "events:PutEvents" in actions:
+                assert ref_id(statement["Resource"]) in of_type(resources, "AWS::Events::EventBus")
+                roles_with_put.update(ref_id(r) for r in policy["Properties"]["Roles"])
+    functions = functions_by_name(resources)
+    expected = {ref_id(functions[name]["Properties"]["Role"]) for name in publishers}
+    assert roles_with_put == expected
+    assert publishers <= set(logical)
+
+
+def test_migrate_function_ships_the_migrations(synth: Synth, resources: Resources) -> None:
+    logical = function_logical_ids(resources)
+    fn = resources[logical[MIGRATE_FUNCTION]]
+    asset_dir = synth.outdir / fn["Metadata"]["aws:asset:path"]
+    assert (asset_dir / "functions" / MIGRATE_FUNCTION / "handler.py").is_file()
+    assert sorted(p.name for p in (asset_dir / "migrations").glob("*.sql"))
+    assert fn["Properties"]["Environment"]["Variables"]["MIGRATIONS_DIR"] == "/var/task/migrations"
+
+
+def test_function_assets_hold_only_their_own_folder(synth: Synth, resources: Resources) -> None:
+    for name, logical_id in function_logical_ids(resources).items():
+        asset_dir = synth.outdir / resources[logical_id]["Metadata"]["aws:asset:path"]
+        assert sorted(p.name for p in (asset_dir / "functions").iterdir()) == ["__init__.py", name]
+        assert not list(asset_dir.rglob("__pycache__")), name
+
+
+def test_migrations_custom_resource_reruns_when_migrations_change(resources: Resources) -> None:
+    (run,) = of_type(resources, "Custom::TicketingMigrations").values()
+    assert run["Properties"]["MigrationsHash"] == AssetBuilder().migrations_hash()
+    provider_fn = resources[ref_id(run["Properties"]["ServiceToken"])]
+    on_event = provider_fn["Properties"]["Environment"]["Variables"]["USER_ON_EVENT_FUNCTION_ARN"]
+    assert ref_id(on_event) == function_logical_ids(resources)[MIGRATE_FUNCTION]
+
+
+# ---- API -----------------------------------------------------------------------------------------
+
+
+def method_paths(resources: Resources) -> dict[str, tuple[str, str]]:
+    """Method logical id -> (HTTP method, full resource path), rebuilt from PathPart / ParentId."""
+    api_resources = of_type(resources, "AWS::ApiGateway::Resource")
+
+    def path_of(logical_id: str) -> str:
+        props = api_resources[logical_id]["Properties"]
+        parent = props["ParentId"]
+        prefix = "" if "Fn::GetAtt" in parent else path_of(ref_id(parent))
+        return f"{prefix}/{props['PathPart']}"
+
+    paths = {}
+    for logical_id, method in of_type(resources, "AWS::ApiGateway::Method").items():
+        resource_id = method["Properties"]["ResourceId"]
+        path = "/" if "Fn::GetAtt" in resource_id else path_of(ref_id(resource_id))
+        paths[logical_id] = (method["Properties"]["HttpMethod"], path)
+    return paths
+
+
+def test_every_route_is_a_method_and_only_health_checks_skip_the_authorizer(resources: Resources) -> None:
+    paths = method_paths(resources)
+    assert set(paths.values()) == {(r.method, r.path) for r in ROUTES}
+    (authorizer_id,) = of_type(resources, "AWS::ApiGateway::Authorizer")
+    for logical_id, (verb, path) in paths.items():
+        props = resources[logical_id]["Properties"]
+        if path in HEALTH_PATHS:
+            assert props["AuthorizationType"] == "NONE", (verb, path)
+            assert "AuthorizerId" not in props
+        else:
+            assert props["AuthorizationType"] == "CUSTOM", (verb, path)
+            assert ref_id(props["AuthorizerId"]) == authorizer_id, (verb, path)
+
+
+def test_methods_invoke_their_own_function(resources: Resources) -> None:
+    logical = function_logical_ids(resources)
+    by_route = {(r.method, r.path): r.function for r in ROUTES}
+    for logical_id, route in method_paths(resources).items():
+        uri = str(resources[logical_id]["Properties"]["Integration"]["Uri"])
+        assert logical[by_route[route]] in uri, route
+
+
+def test_authorizer_is_a_cached_token_authorizer_on_the_authorization_header(resources: Resources) -> None:
+    (authorizer,) = of_type(resources, "AWS::ApiGateway::Authorizer").values()
+    props = authorizer["Properties"]
+    assert props["Type"] == "TOKEN"
+    assert props["IdentitySource"] == "method.request.header.Authorization"
+    assert props["AuthorizerResultTtlInSeconds"] == 300
+    assert function_logical_ids(resources)[AUTHORIZER_FUNCTION] in str(props["AuthorizerUri"])
+
+
+def test_authorizer_knows_the_issuer(resources: Resources) -> None:
+    env = functions_by_name(resources)[AUTHORIZER_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert env["JWT_ISSUER"].startswith("https://")
+    assert env["JWKS_URL"].startswith("https://")
+
+
+def test_gateway_errors_are_problem_json(resources: Resources) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    for kind in ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"):
+        props = responses[kind]
+        assert (
+            props["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        )
+        body = props["ResponseTemplates"]["application/json"]
+        for member in ('"type"', '"title"', '"status"', '"detail"'):
+            assert member in body, (kind, member)
+        assert f'"status": {props["StatusCode"]}' in body, kind
+
+
+def test_stage_traces_throttles_and_logs_json_with_request_id(resources: Resources) -> None:
+    (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    assert props["TracingEnabled"] is True
+    assert "$context.requestId" in props["AccessLogSetting"]["Format"]
+    assert props["AccessLogSetting"]["Format"].startswith("{")
+    assert resources[ref_id(props["AccessLogSetting"]["DestinationArn"])]["Type"] == "AWS::Logs::LogGroup"
+    (all_methods,) = [
+        m for m in props["MethodSettings"] if m["HttpMethod"] == "*" and m["ResourcePath"] == "/*"
+    ]
+    assert all_methods["ThrottlingRateLimit"] > 0
+    assert all_methods["ThrottlingBurstLimit"] > 0
+    (plan,) = of_type(resources, "AWS::ApiGateway::UsagePlan").values()
+    assert plan["Properties"]["Throttle"]["RateLimit"] > 0
+
+
+# ---- events, storage, monitoring, outputs ---------------------------------------------------------
+
+
+def test_scheduled_functions_run_on_their_schedule_with_a_dlq(resources: Resources) -> None:
+    logical = function_logical_ids(resources)
+    rules = of_type(resources, "AWS::Events::Rule")
+    for entry in SCHEDULED:
+        matching = [
+            r["Properties"]
+            for r in rules.values()
+            if r["Properties"].get("ScheduleExpression") == entry.schedule
+            and any(ref_id(t["Arn"]) == logical[entry.function] for t in r["Properties"]["Targets"])
+        ]
+        assert len(matching) == 1, entry.function
+        (target,) = matching[0]["Targets"]
+        dlq = ref_id(target["DeadLetterConfig"]["Arn"])
+        assert resources[dlq]["Type"] == "AWS::SQS::Queue"
+        fn = resources[logical[entry.function]]["Properties"]
+        assert ref_id(fn["DeadLetterConfig"]["TargetArn"]) == dlq
+
+
+def test_ticket_bus_exists(template: Template) -> None:
+    template.has_resource_properties("AWS::Events::EventBus", {"Name": Match.any_value()})
+
+
+def test_buckets_are_encrypted_private_and_tls_only(resources: Resources) -> None:
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    policies = {
+        ref_id(p["Properties"]["Bucket"]): p for p in of_type(resources, "AWS::S3::BucketPolicy").values()
+    }
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], logical_id
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        statements = policies[logical_id]["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny"
+            and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            for s in statements
+        ), logical_id
+
+
+def test_attachments_bucket_is_versioned_logged_and_has_lifecycle(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LoggingConfiguration": {
+                "DestinationBucketName": Match.any_value(),
+                "LogFilePrefix": "attachments/",
+            },
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like({"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}),
+                        Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 90}}),
+                    ]
+                )
+            },
+        },
+    )
+
+
+def alarms(resources: Resources) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
+
+
+def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> None:
+    logical = function_logical_ids(resources)
+    (topic_id,) = of_type(resources, "AWS::SNS::Topic")
+    found = alarms(resources)
+    for alarm in found:
+        assert [ref_id(a) for a in alarm["AlarmActions"]] == [topic_id]
+
+    def has(namespace: str, metric: str, **dimension_refs: str) -> bool:
+        for alarm in found:
+            if alarm.get("Namespace") == namespace and alarm.get("MetricName") == metric:
+                dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+                if all(name in dims and target in str(dims[name]) for name, target in dimension_refs.items()):
+                    return True
+        return False
+
+    assert has("AWS/ApiGateway", "5XXError")
+    assert any(a.get("MetricName") == "Latency" and a.get("ExtendedStatistic") == "p99" for a in found)
+    assert has("AWS/RDS", "DatabaseConnections")
+    assert has("AWS/Lambda", "Errors", FunctionName=logical[AUTHORIZER_FUNCTION])
+    for writer in ("create_ticket", "update_ticket", "transition_ticket", "add_comment"):
+        assert has("AWS/Lambda", "Errors", FunctionName=logical[writer]), writer
+    assert has("Ticketing", "OutboxLagSeconds")
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm(resources: Resources) -> None:
+    dlqs = set()
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in props:
+            dlqs.add(ref_id(props["RedrivePolicy"]["deadLetterTargetArn"]))
+        if resource["Type"] == "AWS::Lambda::Function" and "DeadLetterConfig" in props:
+            dlqs.add(ref_id(props["DeadLetterConfig"]["TargetArn"]))
+        if resource["Type"] == "AWS::Events::Rule":
+            dlqs.update(
+                ref_id(t["DeadLetterConfig"]["Arn"])
+                for t in props.get("Targets", [])
+                if "DeadLetterConfig" in t
+            )
+    assert dlqs
+    alarmed = {
+        ref_id(d["Value"])
+        for a in alarms(resources)
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        for d in a["Dimensions"]
+        if d["Name"] == "QueueName"
+    }
+    assert dlqs <= alarmed
+    for alarm in alarms(resources):
+        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible":
+            assert alarm["Threshold"] == 0
+            assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_alarm_topic_is_encrypted_and_dashboard_exists(template: Template) -> None:
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource("AWS::CloudWatch::Dashboard", {})
+
+
+def test_outputs_have_stable_names(synth: Synth) -> None:
+    outputs = synth.raw["Outputs"]
+    for name in OUTPUT_NAMES:
+        assert name in outputs, name
+        assert "Export" not in outputs[name], name
