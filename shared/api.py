@@ -211,12 +211,38 @@ def read(who: Principal, operation: Callable[[db.Connection], BaseModel]) -> Bas
         return operation(conn)
 
 
+def _refuse_non_json(event: dict[str, Any]) -> dict[str, Any] | None:
+    """415 for a request body that is not JSON (before validation would try to parse it as a form)."""
+    if not event.get("body"):
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return None
+    body = {
+        "type": problem_type("unsupported-media-type"),
+        "title": "Unsupported media type",
+        "status": 415,
+        "detail": f"Send the request body as application/json, not {media_type}.",
+    }
+    return {
+        "statusCode": 415,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda handler for ``app``: logging context, correlation id, tracing."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        refused = _refuse_non_json(event)
+        if refused is not None:
+            return refused
         return app.resolve(event, context)
 
     return handler

@@ -501,3 +501,19 @@ def test_the_stored_chain_verifies_and_detects_tampering(api, database):
     assert (head["audit_seq"], head["audit_hash"]) == (4, rows[-1]["hash"])
     rows[1]["changes"] = {"priority": {"old": "high", "new": "low"}}
     assert audit.verify_chain(rows) == 2
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x"]
+)
+def test_non_json_bodies_are_415(api, content_type):
+    result = api(
+        "POST", "/tickets", caller=ALICE, body="title=x&kind=request", headers={"Content-Type": content_type}
+    )
+    assert_problem(result, 415, "unsupported-media-type")
+
+
+def test_json_with_charset_is_accepted(api):
+    body = json.dumps({"title": "x", "kind": "request"})
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    assert api("POST", "/tickets", caller=ALICE, body=body, headers=headers).status == 201
