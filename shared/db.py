@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -94,11 +95,36 @@ def set_scope(conn: Connection, principal: Principal) -> None:
 
 @contextmanager
 def transaction(principal: Principal) -> Iterator[Connection]:
-    """A transaction scoped to ``principal``; database errors come out as domain errors."""
+    """A transaction scoped to ``principal``; database errors come out as domain errors.
+
+    A kept connection may have been closed while the function was idle (RDS Proxy, a
+    failover): if the transaction's first statement finds it dead, nothing has happened yet,
+    so it is replaced once and the transaction starts again.
+    """
+    with translate_errors():
+        conn = _scoped_begin(principal)
+        with conn.transaction():
+            set_scope(conn, principal)
+            yield conn
+
+
+_IDLE_CHECK_S = 30.0
+
+
+def _scoped_begin(principal: Principal) -> Connection:
+    """This thread's connection, pinged first if it sat idle long enough to have been dropped."""
     conn = connection()
-    with translate_errors(), conn.transaction():
-        set_scope(conn, principal)
-        yield conn
+    last_used: dict[int, float] = getattr(_local, "last_used", None) or {}
+    _local.last_used = last_used
+    now = time.monotonic()
+    if now - last_used.get(id(conn), now) > _IDLE_CHECK_S:
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.OperationalError:
+            conn.close()
+            conn = connection()
+    last_used[id(conn)] = now
+    return conn
 
 
 @contextmanager

@@ -92,3 +92,12 @@ def test_the_audit_trail_refuses_update_and_delete_even_for_the_owner(database, 
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 conn.execute(statement)
+
+
+def test_a_connection_dropped_while_idle_is_replaced(api, database, monkeypatch):
+    ticket = create_ticket()
+    conn = db.connection()
+    with database.admin() as admin:  # what RDS Proxy or a failover does to an idle client
+        admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+    monkeypatch.setattr(db, "_IDLE_CHECK_S", -1.0)
+    assert api("GET", f"/tickets/{ticket['id']}", caller=ALICE).status == 200
