@@ -44,6 +44,7 @@ class Stack:
     url: str
     env: dict[str, str]
     console: Path
+    early_token: str = ""  # minted before the stack started (the key was created by local.token)
 
     def token(self, sub: str, tenant: str = "", roles: str = "tenant_user", ttl: int = 600) -> str:
         """A token from ``python -m local.token``: the last line of its output."""
@@ -71,6 +72,12 @@ class Stack:
         lines = done.stdout.strip().splitlines()
         assert lines, done.stderr
         return lines[-1]
+
+    def console_lines(self) -> list[str]:
+        try:
+            return self.console.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
 
     def console_tail(self, lines: int = 60) -> str:
         try:
@@ -137,11 +144,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     console = workdir / "console.log"
     url = f"http://127.0.0.1:{env['PORT']}"
+    running = Stack(url=url, env=env, console=console)
+    running.early_token = running.token("early", tenant="acme", roles="tenant_user")
     with console.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "local.run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    running = Stack(url=url, env=env, console=console)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -62,6 +63,11 @@ def test_a_token_signed_by_another_key_is_401(call: Call) -> None:
     assert_problem(call("GET", "/tickets", token=forged), 401)
 
 
+def test_a_token_minted_before_the_stack_started_is_accepted(stack: Stack, call: Call) -> None:
+    response = call("GET", "/tickets", token=stack.early_token)
+    assert response.status_code == 200, response.text
+
+
 def test_tenant_role_without_tenant_is_403_problem(stack: Stack, call: Call) -> None:
     assert_problem(call("GET", "/tickets", token=stack.token("nobody", tenant="", roles="tenant_user")), 403)
 
@@ -79,7 +85,7 @@ def test_jwks_is_published(call: Call) -> None:
     assert all("d" not in key for key in keys)  # public halves only
 
 
-def test_a_ticket_from_open_to_in_progress(call: Call, alice: str, olga: str, gus: str) -> None:
+def test_a_ticket_from_open_to_in_progress(stack: Stack, call: Call, alice: str, olga: str, gus: str) -> None:
     word = f"zebra{uuid.uuid4().hex[:10]}"
     created = call(
         "POST",
@@ -139,3 +145,15 @@ def test_a_ticket_from_open_to_in_progress(call: Call, alice: str, olga: str, gu
     assert events.status_code == 200, events.text
     trail = events.json()
     assert len(trail["items"] if isinstance(trail, dict) else trail) >= 3
+
+    # What was published on the bus shows up in the stack's console (the tap queue).
+    deadline = time.monotonic() + 15
+    while True:
+        published = [
+            line for line in stack.console_lines() if "event published" in line and ticket_id in line
+        ]
+        if len(published) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert any('type="Ticket Created"' in line for line in published), stack.console_tail()
+    assert len(published) >= 3, stack.console_tail()
