@@ -152,7 +152,7 @@ class _UrlSource(_KeySource):
             headers={"User-Agent": "ticketing-authorizer"},
         )
         self._cooldown = settings.jwks_refresh_cooldown_s
-        self._last_refresh = 0.0
+        self._last_refresh = float("-inf")
         self._lock = threading.Lock()
 
     def _keys(self, *, refresh: bool) -> list[PyJWK]:

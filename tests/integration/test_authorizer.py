@@ -179,3 +179,83 @@ def test_malformed_method_arn_is_used_as_is(key: SigningKey) -> None:
     event = token_event(f"Bearer {token(key)}")
     event["methodArn"] = "not-an-arn"
     assert statement(invoke(event))["Resource"] == "not-an-arn"
+
+
+class _JwksServer:
+    """A loopback JWKS endpoint that counts its fetches."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.document = document
+        self.fetches = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.fetches += 1
+                body = json.dumps(outer.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def jwks_server(key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[_JwksServer]:
+    server = _JwksServer(key.jwks())
+    monkeypatch.delenv("JWKS_JSON", raising=False)
+    monkeypatch.setenv("JWKS_URL", server.url)
+    monkeypatch.setenv("JWKS_REFRESH_COOLDOWN_S", "3600")
+    tokens.reset()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_jwks_url_is_fetched_once_and_cached(key: SigningKey, jwks_server: _JwksServer) -> None:
+    for _ in range(3):
+        assert statement(invoke(token_event(f"Bearer {token(key)}")))["Effect"] == "Allow"
+    assert jwks_server.fetches == 1
+
+
+def test_unknown_kids_refresh_the_jwks_at_most_once_per_cooldown(
+    key: SigningKey, jwks_server: _JwksServer
+) -> None:
+    rotated = signing_key_from(generate_private_key("ES256"))
+    assert statement(invoke(token_event(f"Bearer {token(key)}")))["Effect"] == "Allow"
+    jwks_server.document = {"keys": [key.public_jwk(), rotated.public_jwk()]}
+    # The first unknown kid triggers one refresh, which finds the rotated key.
+    assert statement(invoke(token_event(f"Bearer {token(rotated)}")))["Effect"] == "Allow"
+    stranger = signing_key_from(generate_private_key("ES256"))
+    for _ in range(3):
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            invoke(token_event(f"Bearer {token(stranger)}"))
+    assert jwks_server.fetches == 2
+
+
+def test_an_unreachable_jwks_is_an_error_not_a_401(key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.aws import free_port
+    from shared.errors import ServiceUnavailable
+
+    monkeypatch.delenv("JWKS_JSON", raising=False)
+    monkeypatch.setenv("JWKS_URL", f"http://127.0.0.1:{free_port()}/jwks.json")
+    monkeypatch.setenv("JWKS_TIMEOUT_S", "1")
+    tokens.reset()
+    with pytest.raises(ServiceUnavailable):
+        invoke(token_event(f"Bearer {token(key)}"))
