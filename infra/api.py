@@ -107,6 +107,8 @@ class Api(Construct):
                 ),
             ),
         )
+        # The stack publishes the URL under the stable name ApiUrl instead of this hashed output.
+        self.api.node.try_remove_child("Endpoint")
         self.usage_plan = self.api.add_usage_plan(
             "UsagePlan",
             description="Default plan for Ticketing API callers",
