@@ -16,13 +16,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, ConfigDict
 
 from shared import aws, migrate
-
-logger = Logger(service="ticketing")
+from shared.observability import logger
 
 PHYSICAL_ID = "ticketing-migrations"
 DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"

@@ -30,7 +30,7 @@ def synthesize(outdir: Path, context: dict[str, Any] | None = None, **kwargs: An
     app, stack = build_app(outdir=str(outdir), context=context, **kwargs)
     assembly = app.synth()
     artifact = assembly.get_stack_artifact(stack.artifact_id)
-    messages = [(str(m.level), m.id, str(m.entry.data)) for m in artifact.messages]
+    messages = [(m.level.value.lower(), m.id, str(m.entry.data)) for m in artifact.messages]
     raw = json.loads((outdir / artifact.template_file).read_text(encoding="utf-8"))
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
