@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -90,6 +90,8 @@ class Monitoring(Construct):
             created = cw.Alarm(
                 self,
                 alarm_id,
+                # "<stack>-<id>": the runbook has one section per id, and the e-mail subject shows it.
+                alarm_name=f"{Stack.of(self).stack_name}-{alarm_id}",
                 metric=metric,
                 threshold=threshold,
                 evaluation_periods=periods,

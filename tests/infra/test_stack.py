@@ -413,6 +413,9 @@ def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> 
     found = alarms(resources)
     for alarm in found:
         assert [ref_id(a) for a in alarm["AlarmActions"]] == [topic_id]
+    names = {alarm["AlarmName"] for alarm in found}
+    for section in ("Api5xx", "ApiLatencyP99", "DbConnections", "AuthorizerErrors", "OutboxLag"):
+        assert f"Ticketing-dev-{section}" in names, section  # the runbook's section names
 
     def has(namespace: str, metric: str, **dimension_refs: str) -> bool:
         for alarm in found:
