@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,16 +41,35 @@ def conninfo(settings: Settings) -> str:
         raise ServiceUnavailable("The database is not configured (DATABASE_URL or DB_SECRET_ARN + DB_HOST).")
     from shared.aws import get_secret_json
 
-    secret = get_secret_json(settings.db_secret_arn)
-    return psycopg.conninfo.make_conninfo(
+    return secret_conninfo(
+        get_secret_json(settings.db_secret_arn),
         host=settings.db_host,
         port=settings.db_port,
         dbname=settings.db_name,
+        sslmode=settings.db_sslmode,
+    )
+
+
+def secret_conninfo(
+    secret: Mapping[str, Any],
+    *,
+    host: str,
+    port: int,
+    dbname: str,
+    sslmode: str,
+    application_name: str = "ticketing",
+    connect_timeout: int = 5,
+) -> str:
+    """A libpq connection string from an RDS secret's username and password."""
+    return psycopg.conninfo.make_conninfo(
+        host=host,
+        port=port,
+        dbname=dbname,
         user=secret["username"],
         password=secret["password"],
-        sslmode=settings.db_sslmode,
-        connect_timeout=5,
-        application_name="ticketing",
+        sslmode=sslmode,
+        connect_timeout=connect_timeout,
+        application_name=application_name,
     )
 
 

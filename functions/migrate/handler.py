@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, ConfigDict
 
-from shared import aws, migrate
+from shared import aws, db, migrate
 from shared.observability import logger
 
 PHYSICAL_ID = "ticketing-migrations"
@@ -60,15 +59,14 @@ def run(
     reader = secret_reader or read_secret
     master = reader(settings.master_secret_arn)
     app = reader(settings.app_secret_arn)
-    dsn = make_conninfo(
+    dsn = db.secret_conninfo(
+        master,
         host=settings.migrate_db_host,
         port=settings.migrate_db_port,
         dbname=settings.migrate_db_name,
-        user=master["username"],
-        password=master["password"],
         sslmode=settings.db_sslmode,
-        connect_timeout=10,
         application_name="ticketing-migrate",
+        connect_timeout=10,
     )
     return migrate.apply(dsn, settings.migrations_dir, app_password=app["password"])
 
