@@ -303,6 +303,19 @@ def run_ilike(principal: Any, shape: Shape, limit: int) -> int:
         return len([to_model(r) for r in rows[:limit]])
 
 
+def repeated_on_fresh_connection(tenant: str, query: Any, times: int, *, prepare: bool) -> list[float]:
+    """ms of ``times`` runs of one tenant query on a new connection (prepared as psycopg does, or never)."""
+    from shared import db
+
+    db.close_all()
+    db.connection().prepare_threshold = 5 if prepare else None
+    run = partial(run_search, tenant_principal(tenant), query)
+    try:
+        return [timed(run)[0] for _ in range(times)]
+    finally:
+        db.close_all()
+
+
 def tenants_by_size(admin_url: str) -> list[tuple[str, int]]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         rows = conn.execute(
@@ -443,6 +456,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
+    from shared.models import TicketQuery
+
     common.configure_env()
     fresh = args.reload
     root = common.server_url()
@@ -481,6 +496,30 @@ def main(argv: list[str] | None = None) -> None:
     print(common.table(["query", "n", "p50", "p95", "max"], rows))
     p95 = rows[-1][3]
     print(f"target p95 <= 50 ms: {'met' if p95 <= 50 else 'MISSED'} (p95 {p95:.1f} ms)")
+
+    print("\nby tenant size (the full-text filter runs over every row of the tenant; see notes), ms median,")
+    print("each cell on a fresh connection with statements never prepared (custom plans):")
+    picks = [sizes[0], sizes[len(sizes) // 2], sizes[-1]]
+    scaling = []
+    for shape in [s for s in SHAPES if s.name in ("rare term", "common term + category", "phrase")]:
+        line: list[Any] = [shape.name]
+        for tenant, _ in picks:
+            query = TicketQuery(q=shape.q, limit=args.limit, **shape.filters)
+            line.append(
+                common.median(repeated_on_fresh_connection(tenant, query, args.repeat, prepare=False))
+            )
+        scaling.append(line)
+    print(common.table(["query", *(f"{t} ({n:,} tickets)" for t, n in picks)], scaling))
+
+    print(f"\nprepared statements: {sizes[0][0]}, one query {args.repeat} times on one connection, ms median")
+    print("of runs 11.. (psycopg prepares from the 5th run, PostgreSQL may then switch to a generic plan):")
+    prepared_rows = []
+    for shape in [s for s in SHAPES if s.name in ("rare term", "common term + category", "phrase")]:
+        query = TicketQuery(q=shape.q, limit=args.limit, **shape.filters)
+        never = repeated_on_fresh_connection(sizes[0][0], query, args.repeat, prepare=False)[10:]
+        default = repeated_on_fresh_connection(sizes[0][0], query, args.repeat, prepare=True)[10:]
+        prepared_rows.append([shape.name, common.median(never), common.median(default)])
+    print(common.table(["query", "never prepared", "psycopg default (prepare_threshold=5)"], prepared_rows))
 
     print(
         f"\nILIKE '%word%' on title/description instead, same shapes and scope ({args.repeat} runs each, ms):"
