@@ -8,12 +8,14 @@ API Gateway event → powertools (logger context, routing, pydantic validation) 
 response, plus the post-commit outbox flush to EventBridge, served by moto in-process (offline,
 but its cost is included).
 
-Blocks of each path alternate (the order flips every round) and each round's rates are kept;
-the report gives the median over rounds. ``--breakdown`` re-runs the handler with parts of the
+Within each round the paths take turns in chunks of ``--chunk`` tickets (in a rotating order),
+so load from anything else on the machine hits both alike; each round's rates are kept and the
+report gives the median over rounds. ``--breakdown`` re-runs the handler with parts of the
 path stubbed out (monkeypatched here, nothing in shared/ or functions/ changes) to show where the
 time goes; ``--profile FILE`` writes a cProfile of handler calls.
 
-    .venv/bin/python -m bench.create_ticket [--n 2000] [--rounds 5] [--breakdown] [--profile out.prof]
+    .venv/bin/python -m bench.create_ticket [--n 2000] [--rounds 5] [--chunk 100] [--breakdown]
+                                            [--profile out.prof]
 """
 
 from __future__ import annotations
@@ -233,7 +235,7 @@ class Counter:
         return start
 
 
-Path = Callable[[int, int], float]  # (first ticket number, count) -> elapsed seconds
+Runner = Callable[[int, int], float]  # (first ticket number, count) -> elapsed seconds
 
 
 def handler_path(start: int, n: int) -> float:
@@ -241,7 +243,7 @@ def handler_path(start: int, n: int) -> float:
 
 
 def interleaved(
-    paths: dict[str, Path], n: int, chunk: int, rounds: int, counter: Counter
+    paths: dict[str, Runner], n: int, chunk: int, rounds: int, counter: Counter
 ) -> dict[str, list[float]]:
     """Per path, its rate (tickets/s) in each round.
 
@@ -284,8 +286,8 @@ def _stub_put_events(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"EventId": "stub"} for _ in entries]
 
 
-def _variant(**patches: tuple[Any, str, Any]) -> Callable[[Path], Path]:
-    def wrap(path: Path) -> Path:
+def _variant(**patches: tuple[Any, str, Any]) -> Callable[[Runner], Runner]:
+    def wrap(path: Runner) -> Runner:
         def run(start: int, n: int) -> float:
             with ExitStack() as stack:
                 for target, name, value in patches.values():
@@ -297,7 +299,7 @@ def _variant(**patches: tuple[Any, str, Any]) -> Callable[[Path], Path]:
     return wrap
 
 
-def breakdown_paths() -> dict[str, Path]:
+def breakdown_paths() -> dict[str, Runner]:
     """The handler with parts of its path stubbed out; the differences show what each part costs."""
     from functions.create_ticket import handler as module
     from local.events import LambdaContext
