@@ -85,7 +85,11 @@ def connection() -> Connection:
         conn = None
     if conn is None:
         try:
-            conn = psycopg.connect(conninfo(settings), autocommit=True, row_factory=dict_row)
+            # No server-side prepared statements: they pin RDS Proxy connections to one client,
+            # and a generic plan cached after five runs is the wrong plan for most searches.
+            conn = psycopg.connect(
+                conninfo(settings), autocommit=True, row_factory=dict_row, prepare_threshold=None
+            )
         except psycopg.OperationalError as exc:
             raise ServiceUnavailable("The database is unreachable.") from exc
         cache[key] = conn

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +43,10 @@ FOR UPDATE SKIP LOCKED
 """
 
 MARK_PUBLISHED = "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY(%(ids)s)"
+MARK_PUBLISHED_EVENTS = """
+UPDATE outbox SET published_at = now(), attempts = attempts + 1
+WHERE event_id = ANY(%(event_ids)s) AND published_at IS NULL
+"""
 MARK_FAILED = "UPDATE outbox SET attempts = attempts + 1, last_error = %(error)s WHERE id = %(id)s"
 PENDING_STATS = """
 SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag_seconds
@@ -49,7 +54,8 @@ FROM outbox WHERE published_at IS NULL
 """
 PURGE_PUBLISHED = "DELETE FROM outbox WHERE published_at < now() - make_interval(days => %(days)s)"
 
-_recorded: ContextVar[list[UUID] | None] = ContextVar("outbox_recorded", default=None)
+# (event_id, PutEvents entry) of what this thread's current change wrote, for the post-commit flush.
+_recorded: ContextVar[list[tuple[UUID, dict[str, Any]]] | None] = ContextVar("outbox_recorded", default=None)
 
 SYSTEM = Principal.system("outbox")
 
@@ -57,7 +63,7 @@ SYSTEM = Principal.system("outbox")
 def add(conn: db.Connection, *, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -> UUID:
     """Append one ticket event to the outbox, in the caller's transaction."""
     event_id = uuid7()
-    detail = {
+    detail: dict[str, Any] = {
         "event_id": str(event_id),
         "type": event_type,
         "ticket_id": str(ticket["id"]),
@@ -79,7 +85,7 @@ def add(conn: db.Connection, *, event_type: str, ticket: dict[str, Any], event: 
     )
     recorded = _recorded.get()
     if recorded is not None:
-        recorded.append(event_id)
+        recorded.append((event_id, _entry(DETAIL_TYPES[event_type], detail, datetime.now(UTC))))
     return event_id
 
 
@@ -104,10 +110,10 @@ def start_recording() -> None:
     _recorded.set([])
 
 
-def take_recorded() -> list[UUID]:
-    ids = _recorded.get() or []
+def take_recorded() -> list[tuple[UUID, dict[str, Any]]]:
+    recorded = _recorded.get() or []
     _recorded.set(None)
-    return ids
+    return recorded
 
 
 @dataclass(frozen=True)
@@ -121,14 +127,14 @@ class RelayResult:
 Publisher = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-def _entry(row: dict[str, Any]) -> dict[str, Any]:
+def _entry(detail_type: str, detail: dict[str, Any], time: datetime) -> dict[str, Any]:
     settings = get_settings()
     return {
         "Source": settings.event_source,
-        "DetailType": row["detail_type"],
-        "Detail": json.dumps(row["detail"], default=str),
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, default=str),
         "EventBusName": settings.event_bus_name,
-        "Time": row["created_at"],
+        "Time": time,
         "Resources": [],
     }
 
@@ -148,7 +154,7 @@ def publish_batch(
         ).fetchall()
         if not rows:
             return 0, 0
-        results = publish([_entry(r) for r in rows])
+        results = publish([_entry(r["detail_type"], r["detail"], r["created_at"]) for r in rows])
         ok = [r["id"] for r, res in zip(rows, results, strict=True) if not res.get("ErrorCode")]
         if ok:
             conn.execute(MARK_PUBLISHED, {"ids": ok})
@@ -163,15 +169,25 @@ def publish_batch(
 
 
 def flush_recorded(publisher: Publisher | None = None) -> None:
-    """Publish what this thread's last transaction wrote. Best effort: the relay catches up."""
-    ids = take_recorded()
-    if not ids:
+    """Publish what this thread's last change wrote, right after its commit. Best effort.
+
+    The entries are already in memory, so this is one PutEvents call and one UPDATE that marks
+    the accepted ones published. Whatever fails stays pending for the relay; if the relay gets
+    to a row first, the event goes out twice, which at-least-once delivery allows.
+    """
+    recorded = take_recorded()
+    if not recorded:
         return
+    publish = publisher or aws.put_events
     try:
-        publish_batch(event_ids=ids, limit=len(ids), publisher=publisher)
-    except Exception:
+        results = publish([entry for _, entry in recorded])
+        accepted = [eid for (eid, _), res in zip(recorded, results, strict=True) if not res.get("ErrorCode")]
+        if accepted:
+            with db.transaction(SYSTEM) as conn:
+                conn.execute(MARK_PUBLISHED_EVENTS, {"event_ids": accepted})
+    except Exception:  # the change is committed; the relay publishes what this missed
         logger.warning(
-            "outbox flush failed; the relay will publish", extra={"events": len(ids)}, exc_info=True
+            "outbox flush failed; the relay will publish", extra={"events": len(recorded)}, exc_info=True
         )
 
 

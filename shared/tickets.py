@@ -42,15 +42,14 @@ COLUMNS = (
 _LOCK_COLUMNS = COLUMNS + ", audit_seq, audit_hash"
 
 INSERT = f"""
-INSERT INTO ticket (id, key_num, tenant_id, visibility, kind, category, priority, state, title, description,
+INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
                     first_seen_at, last_seen_at, created_at, updated_at, audit_seq, audit_hash)
-VALUES (%(id)s, %(key_num)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
+VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
         %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
         %(resources)s, %(source)s, %(correlation_id)s, %(now)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s)
 RETURNING {COLUMNS}
 """
-NEXT_KEY = "SELECT nextval('ticket_key_seq') AS n"
 
 # Fields a tenant role may change on its own tickets; the rest are the platform's to set.
 TENANT_EDITABLE = frozenset({"title", "description", "tags", "fields", "resources"})
@@ -232,8 +231,6 @@ def create(
     now = now or utcnow()
     tenant_id, visibility = _creation_scope(principal, data)
     ticket_id = uuid7()
-    key_row = conn.execute(NEXT_KEY).fetchone()
-    assert key_row is not None
     values: dict[str, Any] = {
         "tenant_id": tenant_id,
         "visibility": visibility.value,
@@ -269,7 +266,6 @@ def create(
             **values,
             "fields": jsonb(values["fields"]),
             "id": ticket_id,
-            "key_num": key_row["n"],
             "correlation_id": correlation_id,
             "now": now,
             "audit_hash": event.hash,
