@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -103,39 +104,62 @@ def close_all() -> None:
     _local.connections = {}
 
 
+def _scope_statement(principal: Principal) -> sql.Composed:
+    """``SELECT set_config(...)`` for the principal's scope, values as quoted literals."""
+    settings = {
+        "app.tenant_id": principal.tenant or "",
+        "app.is_platform": "on" if principal.is_platform else "off",
+        "app.principal": principal.scope_key,
+        "app.system": "on" if principal.sub.startswith("system:") else "off",
+    }
+    calls = [
+        sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value))
+        for name, value in settings.items()
+    ]
+    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(calls))
+
+
 def set_scope(conn: Connection, principal: Principal) -> None:
-    conn.execute(
-        "SELECT set_config('app.tenant_id', %s, true), set_config('app.is_platform', %s, true),"
-        " set_config('app.principal', %s, true), set_config('app.system', %s, true)",
-        (
-            principal.tenant or "",
-            "on" if principal.is_platform else "off",
-            principal.scope_key,
-            "on" if principal.sub.startswith("system:") else "off",
-        ),
-    )
+    """Set the principal's scope in the transaction already open on ``conn``."""
+    conn.execute(_scope_statement(principal))
 
 
 @contextmanager
 def transaction(principal: Principal) -> Iterator[Connection]:
     """A transaction scoped to ``principal``; database errors come out as domain errors.
 
-    A kept connection may have been closed while the function was idle (RDS Proxy, a
-    failover): if the transaction's first statement finds it dead, nothing has happened yet,
-    so it is replaced once and the transaction starts again.
+    BEGIN and the scope reach the server as one simple query, so a request pays one round
+    trip for both. Nested ``conn.transaction()`` blocks inside become savepoints.
     """
     with translate_errors():
         conn = _scoped_begin(principal)
-        with conn.transaction():
-            set_scope(conn, principal)
+        conn.execute(sql.SQL("BEGIN; {}").format(_scope_statement(principal)))
+        try:
             yield conn
+        except BaseException:
+            _rollback(conn)
+            raise
+        conn.execute("COMMIT")
+
+
+def _rollback(conn: Connection) -> None:
+    if conn.closed or conn.broken:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error:
+        conn.close()  # the next transaction opens a fresh connection
 
 
 _IDLE_CHECK_S = 30.0
 
 
 def _scoped_begin(principal: Principal) -> Connection:
-    """This thread's connection, pinged first if it sat idle long enough to have been dropped."""
+    """This thread's connection, pinged first if it sat idle long enough to have been dropped.
+
+    RDS Proxy or a failover may close a kept connection while the function is idle; nothing
+    has happened yet at this point, so a dead one is simply replaced.
+    """
     conn = connection()
     last_used: dict[int, float] = getattr(_local, "last_used", None) or {}
     _local.last_used = last_used

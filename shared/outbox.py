@@ -60,8 +60,8 @@ _recorded: ContextVar[list[tuple[UUID, dict[str, Any]]] | None] = ContextVar("ou
 SYSTEM = Principal.system("outbox")
 
 
-def add(conn: db.Connection, *, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -> UUID:
-    """Append one ticket event to the outbox, in the caller's transaction."""
+def prepare(*, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of ``INSERT`` for one ticket event; remembered for the post-commit flush."""
     event_id = uuid7()
     detail: dict[str, Any] = {
         "event_id": str(event_id),
@@ -73,19 +73,23 @@ def add(conn: db.Connection, *, event_type: str, ticket: dict[str, Any], event: 
         "ticket": {k: ticket[k] for k in _SUMMARY_FIELDS},
         **event,
     }
-    conn.execute(
-        INSERT,
-        {
-            "event_id": event_id,
-            "detail_type": DETAIL_TYPES[event_type],
-            "tenant_id": ticket["tenant_id"],
-            "ticket_id": ticket["id"],
-            "detail": db.jsonb(detail),
-        },
-    )
     recorded = _recorded.get()
     if recorded is not None:
         recorded.append((event_id, _entry(DETAIL_TYPES[event_type], detail, datetime.now(UTC))))
+    return {
+        "event_id": event_id,
+        "detail_type": DETAIL_TYPES[event_type],
+        "tenant_id": ticket["tenant_id"],
+        "ticket_id": ticket["id"],
+        "detail": db.jsonb(detail),
+    }
+
+
+def add(conn: db.Connection, *, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -> UUID:
+    """Append one ticket event to the outbox, in the caller's transaction."""
+    params = prepare(event_type=event_type, ticket=ticket, event=event)
+    conn.execute(INSERT, params)
+    event_id: UUID = params["event_id"]
     return event_id
 
 

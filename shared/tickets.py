@@ -164,27 +164,15 @@ def apply_change(
     return new_row
 
 
+# One round trip per event: the audit row and its outbox row in one statement.
+WRITE_EVENT = f"WITH audit AS ({audit.INSERT_EVENT}) {outbox.INSERT}"
+
+
 def _write_events(
     conn: Connection, ticket: dict[str, Any], events: list[audit.AuditEvent], extra: dict[str, Any] | None
 ) -> None:
     for event in events:
-        conn.execute(
-            audit.INSERT_EVENT,
-            {
-                "ticket_id": event.ticket_id,
-                "seq": event.seq,
-                "type": event.type,
-                "actor": event.actor,
-                "at": event.at,
-                "changes": jsonb(event.changes),
-                "visibility": event.visibility,
-                "correlation_id": event.correlation_id,
-                "prev_hash": event.prev_hash,
-                "hash": event.hash,
-            },
-        )
-        outbox.add(
-            conn,
+        published = outbox.prepare(
             event_type=event.type,
             ticket=ticket,
             event={
@@ -195,6 +183,22 @@ def _write_events(
                 "event_visibility": event.visibility,
                 "correlation_id": event.correlation_id,
                 **(extra or {}),
+            },
+        )
+        conn.execute(
+            WRITE_EVENT,
+            {
+                **published,
+                "ticket_id": event.ticket_id,
+                "seq": event.seq,
+                "type": event.type,
+                "actor": event.actor,
+                "at": event.at,
+                "changes": jsonb(event.changes),
+                "visibility": event.visibility,
+                "correlation_id": event.correlation_id,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
             },
         )
 
