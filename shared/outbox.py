@@ -1,9 +1,10 @@
 """The transactional outbox: ticket events written with the change, published after commit.
 
-``add`` runs inside the change's transaction. After commit, ``flush_recorded`` publishes what
-this thread just wrote; the relay (``relay``) publishes whatever is left, once a minute. Both
-claim rows with ``FOR UPDATE SKIP LOCKED`` and mark them published only after EventBridge
-accepted them, so delivery is at least once and consumers dedupe on ``event_id``.
+``prepare`` gives an outbox row's parameters; the change's transaction inserts it (with its
+audit event, see ``shared.tickets``). After commit, ``flush_recorded`` publishes what this
+thread just wrote, from memory, and marks it published. The relay (``relay``, every minute)
+claims whatever is left with ``FOR UPDATE SKIP LOCKED`` and marks rows only after EventBridge
+accepted them. Delivery is at least once; consumers dedupe on ``event_id``.
 """
 
 from __future__ import annotations
@@ -83,14 +84,6 @@ def prepare(*, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -
         "ticket_id": ticket["id"],
         "detail": db.jsonb(detail),
     }
-
-
-def add(conn: db.Connection, *, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -> UUID:
-    """Append one ticket event to the outbox, in the caller's transaction."""
-    params = prepare(event_type=event_type, ticket=ticket, event=event)
-    conn.execute(INSERT, params)
-    event_id: UUID = params["event_id"]
-    return event_id
 
 
 _SUMMARY_FIELDS = (
