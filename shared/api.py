@@ -182,14 +182,14 @@ def write(
     key = header(app, "idempotency-key")
     if key is not None:
         key = idempotency.validate_key(key)
-    settings = get_settings()
-    fingerprint = idempotency.request_fingerprint(
-        app.current_event.http_method, app.current_event.path, _request_body(app)
-    )
     outbox.start_recording()
     with db.transaction(who) as conn:
         if key is not None:
-            stored = idempotency.claim(conn, who, key, fingerprint, ttl_hours=settings.idempotency_ttl_hours)
+            fingerprint = idempotency.request_fingerprint(
+                app.current_event.http_method, app.current_event.path, _request_body(app)
+            )
+            ttl_hours = get_settings().idempotency_ttl_hours
+            stored = idempotency.claim(conn, who, key, fingerprint, ttl_hours=ttl_hours)
             if stored is not None:
                 outbox.take_recorded()
                 return Response(
@@ -206,7 +206,7 @@ def write(
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
-def read(who: Principal, operation: Callable[[db.Connection], BaseModel]) -> BaseModel:
+def read(who: Principal, operation: Callable[[db.Connection], BaseModelT]) -> BaseModelT:
     with db.transaction(who) as conn:
         return operation(conn)
 
