@@ -13,15 +13,16 @@ invocations and replaced when it breaks. psycopg errors become domain errors in 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -32,6 +33,18 @@ from shared.settings import Settings, get_settings
 Connection = psycopg.Connection[dict[str, Any]]
 
 _local = threading.local()
+
+
+class _QuietPipelineAbort(logging.Filter):
+    """psycopg logs a warning when a pipeline ends after a failed statement already raised in the
+    block ("error ignored terminating ... pipeline aborted"). Here that is the normal way a
+    rejected write ends (the error itself is handled), so the warning would only be noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_QuietPipelineAbort())
 
 
 def conninfo(settings: Settings) -> str:
@@ -94,52 +107,71 @@ def connection() -> Connection:
         except psycopg.OperationalError as exc:
             raise ServiceUnavailable("The database is unreachable.") from exc
         cache[key] = conn
+        _opened.add(conn)
     return conn
 
 
-def close_all() -> None:
-    """Close this thread's connections (tests, local stack shutdown)."""
-    for conn in (getattr(_local, "connections", None) or {}).values():
+# Every connection this process opened, whichever thread holds it (for close_all).
+_opened: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
+def close_all(*, every_thread: bool = False) -> None:
+    """Close this thread's connections or, with ``every_thread``, every connection this process
+    opened (tests, local stack shutdown: nothing may be using them then). A thread whose
+    connection was closed opens a fresh one on its next transaction."""
+    mine = list((getattr(_local, "connections", None) or {}).values())
+    for conn in list(_opened) if every_thread else mine:
         conn.close()
+        _opened.discard(conn)
     _local.connections = {}
 
 
-def _scope_statement(principal: Principal) -> sql.Composed:
-    """``SELECT set_config(...)`` for the principal's scope, values as quoted literals."""
-    settings = {
-        "app.tenant_id": principal.tenant or "",
-        "app.is_platform": "on" if principal.is_platform else "off",
-        "app.principal": principal.scope_key,
-        "app.system": "on" if principal.sub.startswith("system:") else "off",
-    }
-    calls = [
-        sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value))
-        for name, value in settings.items()
-    ]
-    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(calls))
+SCOPE = (
+    "SELECT set_config('app.tenant_id', %s, true), set_config('app.is_platform', %s, true),"
+    " set_config('app.principal', %s, true), set_config('app.system', %s, true)"
+)
+
+
+def _scope_params(principal: Principal) -> tuple[str, str, str, str]:
+    """The values of ``SCOPE`` for the principal (empty tenant = none)."""
+    return (
+        principal.tenant or "",
+        "on" if principal.is_platform else "off",
+        principal.scope_key,
+        "on" if principal.sub.startswith("system:") else "off",
+    )
 
 
 def set_scope(conn: Connection, principal: Principal) -> None:
     """Set the principal's scope in the transaction already open on ``conn``."""
-    conn.execute(_scope_statement(principal))
+    conn.execute(SCOPE, _scope_params(principal))
 
 
 @contextmanager
 def transaction(principal: Principal) -> Iterator[Connection]:
     """A transaction scoped to ``principal``; database errors come out as domain errors.
 
-    BEGIN and the scope reach the server as one simple query, so a request pays one round
-    trip for both. Nested ``conn.transaction()`` blocks inside become savepoints.
+    The transaction runs in psycopg's pipeline mode: statements go out without waiting for the
+    previous one's result, and the client waits only when it reads a result. So BEGIN, the
+    scope and the first query share one round trip, and the last writes share one with COMMIT
+    (a create is two round trips in all). Errors of statements nobody read surface at the next
+    read or at COMMIT, inside this block, and roll the whole transaction back. ``rowcount`` is
+    not known until a result is read: count with ``RETURNING`` instead. Nested
+    ``conn.transaction()`` blocks inside become savepoints. ``DB_PIPELINE=off`` turns pipelining
+    off (same statements, one round trip each).
     """
     with translate_errors():
         conn = _scoped_begin(principal)
-        conn.execute(sql.SQL("BEGIN; {}").format(_scope_statement(principal)))
+        pipelined = get_settings().db_pipeline
         try:
-            yield conn
+            with conn.pipeline() if pipelined else nullcontext():
+                conn.execute("BEGIN")
+                conn.execute(SCOPE, _scope_params(principal))
+                yield conn
+                conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
             raise
-        conn.execute("COMMIT")
 
 
 def _rollback(conn: Connection) -> None:

@@ -40,7 +40,10 @@ COMPLETE = """
 UPDATE idempotency_key SET status_code = %(status)s, response_body = %(body)s, headers = %(headers)s
 WHERE principal = %(principal)s AND key = %(key)s
 """
-PURGE = "DELETE FROM idempotency_key WHERE expires_at < now()"
+PURGE = """
+WITH gone AS (DELETE FROM idempotency_key WHERE expires_at < now() RETURNING 1)
+SELECT count(*) AS purged FROM gone
+"""
 
 
 @dataclass(frozen=True)
@@ -109,4 +112,5 @@ def complete(conn: db.Connection, principal: Principal, key: str, response: Stor
 
 def purge_expired() -> int:
     with db.transaction(Principal.system("idempotency")) as conn:
-        return conn.execute(PURGE).rowcount
+        row = conn.execute(PURGE).fetchone()
+        return int(row["purged"]) if row else 0

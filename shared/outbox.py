@@ -53,7 +53,10 @@ PENDING_STATS = """
 SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag_seconds
 FROM outbox WHERE published_at IS NULL
 """
-PURGE_PUBLISHED = "DELETE FROM outbox WHERE published_at < now() - make_interval(days => %(days)s)"
+PURGE_PUBLISHED = """
+WITH gone AS (DELETE FROM outbox WHERE published_at < now() - make_interval(days => %(days)s) RETURNING 1)
+SELECT count(*) AS purged FROM gone
+"""
 
 # (event_id, PutEvents entry) of what this thread's current change wrote, for the post-commit flush.
 _recorded: ContextVar[list[tuple[UUID, dict[str, Any]]] | None] = ContextVar("outbox_recorded", default=None)
@@ -204,4 +207,5 @@ def relay(*, max_batches: int = 50, batch_size: int = 100, publisher: Publisher 
 
 def purge(*, published_older_than_days: int = 7) -> int:
     with db.transaction(SYSTEM) as conn:
-        return conn.execute(PURGE_PUBLISHED, {"days": published_older_than_days}).rowcount
+        row = conn.execute(PURGE_PUBLISHED, {"days": published_older_than_days}).fetchone()
+        return int(row["purged"]) if row else 0

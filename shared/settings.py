@@ -20,6 +20,8 @@ class Settings(BaseModel):
     db_port: int = 5432
     db_name: str = "ticketing"
     db_sslmode: str = "require"
+    # Send each transaction's statements in psycopg's pipeline mode (fewer round trips).
+    db_pipeline: bool = True
     event_bus_name: str = "ticketing"
     event_source: str = "ticketing"
     idempotency_ttl_hours: int = 24

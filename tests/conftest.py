@@ -109,7 +109,7 @@ def database(pg_server_url: str, template_db: str, monkeypatch: pytest.MonkeyPat
     try:
         yield database
     finally:
-        db.close_all()
+        db.close_all(every_thread=True)
         get_settings.cache_clear()
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -65,8 +65,10 @@ def test_tenant_cannot_write_into_another_tenant(database, seeded):
         conn.execute("UPDATE ticket SET tenant_id = 'globex' WHERE title = 'acme one'")
     assert "scope" in str(excinfo.value) or "row-level security" in str(excinfo.value.__cause__)
     with db.transaction(ACME) as conn:
-        changed = conn.execute("UPDATE ticket SET title = 'pwned' WHERE title = 'globex one'").rowcount
-    assert changed == 0
+        changed = conn.execute(
+            "UPDATE ticket SET title = 'pwned' WHERE title = 'globex one' RETURNING id"
+        ).fetchall()
+    assert changed == []
 
 
 def test_internal_comments_and_events_are_invisible_to_tenant_sql(database, seeded, api):

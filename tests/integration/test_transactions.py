@@ -1,0 +1,87 @@
+"""``shared.db.transaction``: pipelined statements, errors that surface late, and the switch."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from psycopg import pq
+
+from shared import db
+from shared.auth import Principal, Role
+from shared.errors import Conflict
+from shared.settings import get_settings
+from tests.integration.conftest import ALICE, create_ticket
+
+ACME = Principal(sub="alice", tenant="acme", roles=frozenset({Role.TENANT_USER}))
+
+
+def count_tickets(database) -> int:
+    with database.admin() as conn:
+        return conn.execute("SELECT count(*) AS n FROM ticket").fetchone()["n"]
+
+
+@contextmanager
+def round_trips(conn: db.Connection) -> Iterator[list[int]]:
+    """Counts the client's round trips on ``conn`` from libpq's protocol trace: each run of
+    messages the client sent that is followed by the server's answer is one wait."""
+    counted: list[int] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield counted
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        senders = [line.split("\t", 1)[0] for line in trace if line.strip()]
+    counted.append(sum(1 for a, b in itertools.pairwise(senders) if a == "F" and b == "B"))
+
+
+INSERT = (
+    "INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title,"
+    " requester, source, audit_seq, audit_hash, created_at, updated_at, first_seen_at, last_seen_at)"
+    " VALUES ({id}, 'acme', 'tenant', 'incident', 'health', 'low', 'new', 'a title', 'alice', 'api',"
+    " 0, '', now(), now(), now(), now())"
+)
+
+
+def check_a_late_error_rolls_back_everything(database, ticket: dict) -> None:
+    before = count_tickets(database)
+    with pytest.raises(Conflict), db.transaction(ACME) as conn:
+        conn.execute(INSERT.format(id="gen_random_uuid()"))
+        # Never read: pipelined, its duplicate key error surfaces only at COMMIT.
+        conn.execute(INSERT.format(id="%s"), (ticket["id"],))
+    assert count_tickets(database) == before  # the first insert went too
+    with db.transaction(ACME) as conn:  # and the connection is usable again
+        assert conn.execute("SELECT count(*) AS n FROM ticket").fetchone()["n"] == before
+
+
+def test_an_error_nobody_read_still_rolls_back_the_whole_transaction(api, database):
+    check_a_late_error_rolls_back_everything(database, create_ticket())
+
+
+def test_scope_and_first_query_share_a_round_trip(api, database):
+    create_ticket()
+    conn = db.connection()
+    with round_trips(conn) as trips, db.transaction(ACME) as tx:
+        rows = tx.execute("SELECT title FROM ticket").fetchall()
+        tx.execute("SELECT set_config('app.note', 'x', true)")
+    assert len(rows) == 1
+    # BEGIN + scope + SELECT, then the unread statement + COMMIT: two round trips, not five.
+    assert trips == [2]
+
+
+def test_with_pipelining_off_the_same_requests_work(api, database, monkeypatch):
+    monkeypatch.setenv("DB_PIPELINE", "off")
+    get_settings.cache_clear()
+    assert get_settings().db_pipeline is False
+    ticket = create_ticket()
+    assert api("GET", f"/tickets/{ticket['id']}", caller=ALICE).status == 200
+    with round_trips(db.connection()) as trips, db.transaction(ACME) as tx:
+        tx.execute("SELECT title FROM ticket").fetchall()
+    assert trips == [4]  # BEGIN, scope, SELECT, COMMIT
+    check_a_late_error_rolls_back_everything(database, ticket)
