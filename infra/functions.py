@@ -141,6 +141,8 @@ class TicketingFunction(Construct):
             acknowledge(self.role, "IAM5[Resource::*]", XRAY_REASON)
         if settings.publishes_events:
             context.bus.grant_put_events_to(self.role)
+        if settings.after_response:
+            env["AFTER_RESPONSE"] = "extension"  # publish after the response: shared/after_response.py
         env.update(environment or {})
 
         self.function = lambda_.Function(

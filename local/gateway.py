@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from local import lambdas
 from local.events import api_gateway_event, match_path
 from local.logs import kv
+from shared import after_response
 from shared.errors import problem_type
 from shared.routes import AUTHORIZER_FUNCTION, ROUTES, FunctionSettings, Route
 
@@ -48,6 +49,8 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     function: str | None = None
+    # Work the handler deferred until after its response (shared.after_response).
+    after: list[after_response.Task] = field(default_factory=list)
 
 
 def problem(
@@ -105,7 +108,11 @@ class Gateway:
         if authorizer_event not in ("TOKEN", "REQUEST"):
             raise ValueError("authorizer_event is TOKEN or REQUEST")
         self.authorizer_event = authorizer_event
-        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        # Handler threads are hosts for after-response work: the server runs it once the
+        # response is written, as Lambda's extension does after API Gateway has its answer.
+        self.pool = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="lambda", initializer=after_response.host_this_thread
+        )
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -234,9 +241,16 @@ class Gateway:
     def _invoke(
         self, function: str, settings: FunctionSettings, event: dict[str, Any], *, instance: str
     ) -> Response:
-        future = self.pool.submit(lambda: lambdas.load(function)(event, lambdas.context(function, settings)))
+        def invoke() -> tuple[Any, list[after_response.Task]]:
+            try:
+                result = lambdas.load(function)(event, lambdas.context(function, settings))
+            finally:
+                # Taken (and dropped) even when the handler failed, as a crash loses it in AWS.
+                deferred = after_response.take_ready()
+            return result, deferred
+
         try:
-            result = future.result()
+            result, deferred = self.pool.submit(invoke).result()
         except lambdas.FunctionMissing as exc:
             return problem(501, "not-implemented", f"{exc} (yet).", instance=instance)
         except Exception:
@@ -244,7 +258,14 @@ class Gateway:
             return problem(
                 502, "bad-gateway", "The function failed (see the stack's console).", instance=instance
             )
-        return proxy_response(result, function=function, instance=instance)
+        response = proxy_response(result, function=function, instance=instance)
+        response.after = deferred
+        return response
+
+    def run_after(self, response: Response) -> None:
+        """Run the work the handler deferred until after its response, on a handler thread."""
+        if response.after:
+            self.pool.submit(after_response.run, response.after)
 
 
 def proxy_response(result: Any, *, function: str, instance: str) -> Response:
@@ -294,6 +315,8 @@ def make_server(host: str, port: int, gateway: Gateway) -> ThreadingHTTPServer:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
+            self.wfile.flush()
+            gateway.run_after(response)
             kv(
                 log,
                 logging.INFO,

@@ -4,13 +4,15 @@
   mapping of errors to RFC 9457 problem+json (by exception type, never by message text).
 - ``principal(app)``: who is calling, from requestContext.authorizer (filled by the authorizer).
 - ``write(...)``: runs one change in a scoped transaction, honouring ``Idempotency-Key``, then
-  publishes the change's outbox rows right after commit.
+  publishes the change's outbox rows right after commit (after the response, where the host
+  allows: see ``shared.after_response``).
 - ``entrypoint(app)``: the Lambda handler, with logging context and tracing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from http import HTTPStatus
@@ -22,7 +24,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from shared import db, idempotency, outbox
+from shared import after_response, db, idempotency, outbox
 from shared.auth import Principal
 from shared.errors import DomainError, Unauthorized, problem_type
 from shared.observability import logger, tracer
@@ -202,7 +204,7 @@ def write(
         body = result.model_dump(mode="json")
         if key is not None:
             idempotency.complete(conn, who, key, idempotency.StoredResponse(status, body, headers))
-    outbox.flush_recorded()
+    outbox.flush_after_commit()
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
@@ -235,14 +237,30 @@ def _refuse_non_json(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler for ``app``: logging context, correlation id, tracing."""
+    """The Lambda handler for ``app``: logging context, correlation id, tracing, and the hand-over
+    of work deferred until after the response (``shared.after_response``).
+
+    Call it at import time: in AWS, a function whose settings say ``AFTER_RESPONSE=extension``
+    registers the after-response extension here, during init, as Lambda requires, and every
+    function tunes the garbage collector for short requests (``after_response.tune_gc``).
+    """
+    if get_settings().after_response == "extension":
+        after_response.start_extension()
+    if os.environ.get("AWS_LAMBDA_RUNTIME_API"):  # in Lambda, at the end of init
+        after_response.tune_gc()
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = _refuse_non_json(event)
         if refused is not None:
             return refused
         return app.resolve(event, context)
+
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        try:
+            return resolve(event, context)
+        finally:
+            after_response.finish(getattr(context, "aws_request_id", ""))
 
     return handler

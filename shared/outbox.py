@@ -1,8 +1,9 @@
 """The transactional outbox: ticket events written with the change, published after commit.
 
 ``prepare`` gives an outbox row's parameters; the change's transaction inserts it (with its
-audit event, see ``shared.tickets``). After commit, ``flush_recorded`` publishes what this
-thread just wrote, from memory, and marks it published. The relay (``relay``, every minute)
+audit event, see ``shared.tickets``). After commit, ``flush_after_commit`` publishes what this
+thread just wrote, from memory, and marks it published: after the response where the host
+allows (``shared.after_response``), else before the handler returns. The relay (``relay``, every minute)
 claims whatever is left with ``FOR UPDATE SKIP LOCKED`` and marks rows only after EventBridge
 accepted them. Delivery is at least once; consumers dedupe on ``event_id``.
 """
@@ -14,10 +15,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from shared import aws, db
+from shared import after_response, aws, db
 from shared.auth import Principal
 from shared.ids import uuid7
 from shared.observability import logger
@@ -168,16 +170,22 @@ def publish_batch(
         return len(ok), failed
 
 
-def flush_recorded(publisher: Publisher | None = None) -> None:
+def flush_after_commit(publisher: Publisher | None = None) -> None:
     """Publish what this thread's last change wrote, right after its commit. Best effort.
 
-    The entries are already in memory, so this is one PutEvents call and one UPDATE that marks
-    the accepted ones published. Whatever fails stays pending for the relay; if the relay gets
-    to a row first, the event goes out twice, which at-least-once delivery allows.
+    The caller has committed; the publish is deferred to run after the response where the host
+    allows it (``shared.after_response``), so the caller does not wait for EventBridge.
     """
     recorded = take_recorded()
-    if not recorded:
-        return
+    if recorded:
+        after_response.defer(partial(publish_recorded, recorded, publisher))
+
+
+def publish_recorded(recorded: list[tuple[UUID, dict[str, Any]]], publisher: Publisher | None = None) -> None:
+    """One PutEvents call with the entries kept in memory, and one UPDATE that marks the accepted
+    ones published. Whatever fails stays pending for the relay; if the relay gets to a row
+    first, the event goes out twice, which at-least-once delivery allows.
+    """
     publish = publisher or aws.put_events
     try:
         results = publish([entry for _, entry in recorded])

@@ -24,6 +24,9 @@ class FunctionSettings:
     uses_database: bool = True
     # Whether the function publishes ticket events to the bus (outbox flush after commit).
     publishes_events: bool = False
+    # Whether the function registers the after-response Lambda extension, so that its post-commit
+    # publish runs after API Gateway has the response (shared/after_response.py).
+    after_response: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +60,7 @@ class QueueWorker:
     settings: FunctionSettings = field(default_factory=FunctionSettings)
 
 
-_WRITE = FunctionSettings(memory_mb=512, timeout_s=15, publishes_events=True)
+_WRITE = FunctionSettings(memory_mb=512, timeout_s=15, publishes_events=True, after_response=True)
 _READ = FunctionSettings(memory_mb=512, timeout_s=10)
 _SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15)
 _LIGHT = FunctionSettings(memory_mb=256, timeout_s=5, uses_database=False)
@@ -85,7 +88,7 @@ ROUTES: tuple[Route, ...] = (
         function="create_ticket",
         summary="Open a ticket",
         settings=FunctionSettings(
-            memory_mb=512, timeout_s=15, publishes_events=True, reserved_concurrency=50
+            memory_mb=512, timeout_s=15, publishes_events=True, after_response=True, reserved_concurrency=50
         ),
     ),
     Route(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,6 +26,9 @@ class Settings(BaseModel):
     event_bus_name: str = "ticketing"
     event_source: str = "ticketing"
     idempotency_ttl_hours: int = 24
+    # Where work deferred until after the response runs (shared.after_response): "inline" (before
+    # the handler returns) or "extension" (a Lambda internal extension, after the response).
+    after_response: Literal["inline", "extension"] = "inline"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

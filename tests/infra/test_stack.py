@@ -221,6 +221,17 @@ def test_only_publishers_may_put_events(resources: Resources) -> None:
     assert publishers <= set(logical)
 
 
+def test_write_routes_publish_after_the_response(resources: Resources) -> None:
+    """The routes that publish events register the after-response extension; nothing else does."""
+    functions = functions_by_name(resources)
+    deferring = {route.function for route in ROUTES if route.settings.after_response}
+    assert deferring >= {"create_ticket", "update_ticket", "transition_ticket", "add_comment"}
+    for name, fn in functions.items():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        assert (env.get("AFTER_RESPONSE") == "extension") == (name in deferring), name
+    assert all(route.settings.publishes_events for route in ROUTES if route.settings.after_response)
+
+
 def test_migrate_function_ships_the_migrations(synth: Synth, resources: Resources) -> None:
     logical = function_logical_ids(resources)
     fn = resources[logical[MIGRATE_FUNCTION]]
