@@ -19,6 +19,8 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from psycopg.types.json import Jsonb
+
 from shared import after_response, aws, db
 from shared.auth import Principal
 from shared.ids import uuid7
@@ -79,15 +81,16 @@ def prepare(*, event_type: str, ticket: dict[str, Any], event: dict[str, Any]) -
         "ticket": {k: ticket[k] for k in _SUMMARY_FIELDS},
         **event,
     }
+    text = json.dumps(detail, default=str)  # once, for both the row and the PutEvents entry
     recorded = _recorded.get()
     if recorded is not None:
-        recorded.append((event_id, _entry(DETAIL_TYPES[event_type], detail, datetime.now(UTC))))
+        recorded.append((event_id, _entry(DETAIL_TYPES[event_type], text, datetime.now(UTC))))
     return {
         "event_id": event_id,
         "detail_type": DETAIL_TYPES[event_type],
         "tenant_id": ticket["tenant_id"],
         "ticket_id": ticket["id"],
-        "detail": db.jsonb(detail),
+        "detail": Jsonb(detail, dumps=lambda _: text),
     }
 
 
@@ -129,12 +132,12 @@ class RelayResult:
 Publisher = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-def _entry(detail_type: str, detail: dict[str, Any], time: datetime) -> dict[str, Any]:
+def _entry(detail_type: str, detail: dict[str, Any] | str, time: datetime) -> dict[str, Any]:
     settings = get_settings()
     return {
         "Source": settings.event_source,
         "DetailType": detail_type,
-        "Detail": json.dumps(detail, default=str),
+        "Detail": detail if isinstance(detail, str) else json.dumps(detail, default=str),
         "EventBusName": settings.event_bus_name,
         "Time": time,
         "Resources": [],
