@@ -78,9 +78,23 @@ def add(
         change,
         correlation_id=correlation_id,
         now=now,
-        extra_detail={"comment": {"id": str(comment["id"]), "author": principal.sub, "body": data.body}},
+        extra_detail={"comment": _event_comment(comment, principal, data)},
     )
     return Comment.model_validate(comment)
+
+
+def _event_comment(comment: dict[str, Any], principal: Principal, data: CommentCreate) -> dict[str, Any]:
+    """The comment as ticket events carry it. An internal comment's body stays out of the event:
+    events leave the service (rules, queues, future webhooks), and only platform roles may read
+    it, through the API."""
+    shown: dict[str, Any] = {
+        "id": str(comment["id"]),
+        "author": principal.sub,
+        "visibility": data.visibility.value,
+    }
+    if data.visibility is CommentVisibility.PUBLIC:
+        shown["body"] = data.body
+    return shown
 
 
 def list_for_ticket(

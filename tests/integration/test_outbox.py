@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 
 from local.events import LambdaContext, scheduled_event
 from shared import outbox
@@ -65,9 +66,18 @@ def test_entries_eventbridge_refuses_stay_pending_with_the_error(api, database, 
     assert outbox.relay().published == 1
 
 
-def test_internal_comment_events_are_marked_internal(api, database, event_bus):
+def test_internal_comment_events_are_marked_internal_and_carry_no_body(api, database, event_bus):
     ticket = create_ticket()
-    api("POST", f"/tickets/{ticket['id']}/comments", caller=OPS, body={"body": "x", "visibility": "internal"})
-    comment_event = event_bus.received()[-1]
-    assert comment_event["detail-type"] == "Ticket Comment Added"
-    assert comment_event["detail"]["event_visibility"] == "internal"
+    for visibility in ("internal", "public"):
+        body = {"body": f"{visibility} note", "visibility": visibility}
+        assert api("POST", f"/tickets/{ticket['id']}/comments", caller=OPS, body=body).status == 201
+    internal, public = event_bus.received()[-2:]
+    assert internal["detail-type"] == public["detail-type"] == "Ticket Comment Added"
+    assert internal["detail"]["event_visibility"] == "internal"
+    assert internal["detail"]["comment"]["visibility"] == "internal"
+    assert "body" not in internal["detail"]["comment"]
+    assert "internal note" not in json.dumps(internal)
+    with database.admin() as conn:  # nor in the outbox row the relay would publish
+        details = [r["detail"] for r in conn.execute("SELECT detail FROM outbox ORDER BY id").fetchall()]
+    assert "internal note" not in json.dumps(details)
+    assert public["detail"]["comment"]["body"] == "public note"
