@@ -265,7 +265,10 @@ class Gateway:
     def run_after(self, response: Response) -> None:
         """Run the work the handler deferred until after its response, on a handler thread."""
         if response.after:
-            self.pool.submit(after_response.run, response.after)
+            try:
+                self.pool.submit(after_response.run, response.after)
+            except RuntimeError:  # shutting down: the outbox relay publishes it on the next start
+                log.warning("after-response work dropped at shutdown")
 
 
 def proxy_response(result: Any, *, function: str, instance: str) -> Response:
