@@ -86,14 +86,13 @@ def defer(task: Task) -> None:
 
 def finish(request_id: str) -> None:
     """End of an invocation: run, hand over or keep its deferred tasks. Called once per invocation."""
-    tasks = list(_pending())
+    tasks = _pending()
     _local.pending = []
-    current = mode()
-    if current is Mode.EXTENSION and _Registered.extension is not None:
-        _Registered.extension.hand_over(request_id, tasks)  # even when empty: it waits for it
-    elif current is Mode.HOSTED:
-        ready: list[Task] = getattr(_local, "ready", None) or []
-        _local.ready = ready + tasks
+    extension = _Registered.extension
+    if extension is not None:
+        extension.hand_over(request_id, tasks)  # even when empty: it waits for it
+    elif mode() is Mode.HOSTED:
+        _local.ready = take_ready() + tasks
     else:
         run(tasks)
 
