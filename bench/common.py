@@ -134,6 +134,26 @@ def server_facts(admin_url: str) -> dict[str, str]:
     return facts
 
 
+def machine_load() -> tuple[float, float, float]:
+    """The load averages (1, 5, 15 min), to say whether something else was running."""
+    return os.getloadavg()
+
+
+def busy_warning(cpus: int | None = None) -> str | None:
+    """A warning when the machine was busy before the benchmark started (1-min load average).
+
+    The create benchmark's ratio is sensitive to it: the handler path spends more of its time on
+    the CPU than raw SQL, so a competing process slows it more (docs/bench-notes.md).
+    """
+    load1 = machine_load()[0]
+    if load1 < 0.5:
+        return None
+    return (
+        f"WARNING: 1-min load average {load1:.2f} on {cpus or os.cpu_count()} CPUs before the run:"
+        " other work is competing for the CPU, and the figures will be lower than on an idle machine"
+    )
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile (``pct`` in 0..100)."""
     ordered = sorted(values)

@@ -418,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
         help="moto's EventBridge mocked inside this process (default), or its server in its own process",
     )
     args = parser.parse_args(argv)
+    load = common.machine_load()  # before this benchmark adds its own
+    warning = common.busy_warning()
 
     common.configure_env()
     admin_url, _ = common.prepare_database(DB_NAME, fresh=True)
@@ -428,6 +430,9 @@ def main(argv: list[str] | None = None) -> None:
         f"synchronous_commit={facts['synchronous_commit']} fsync={facts['fsync']}"
         f" shared_buffers={facts['shared_buffers']}; Python {facts['python']}, {facts['cpus']} CPUs"
     )
+    print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if warning:
+        print(warning)
     counter = Counter()
     print(f"EventBridge: moto, {args.event_bus}")
     with offline_event_bus(args.event_bus):
@@ -481,6 +486,8 @@ def main(argv: list[str] | None = None) -> None:
         ):
             value, values = ratio(of, to)
             print(f"  {what}: {value:.2f} (range {min(values):.2f}..{max(values):.2f})")
+        load = common.machine_load()
+        print(f"load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         if args.breakdown:
             print("\nbreakdown: the handler with parts stubbed out (same interleaving):")
             variants = interleaved(breakdown_paths(), args.n, args.chunk, args.rounds, counter)
