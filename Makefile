@@ -14,7 +14,7 @@ TTL ?= 3600
 # library still works with it, and the warning would bury test output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
-.PHONY: install run test lint typecheck pytest token synth bench bench-create bench-search clean
+.PHONY: install run test lint typecheck pytest token invoke synth bench bench-create bench-search clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ run: $(STAMP)
 
 token: $(STAMP)
 	@$(PY) -m local.token --sub "$(SUB)" --tenant "$(TENANT)" --roles "$(ROLES)" --ttl "$(TTL)"
+
+# An operator function of the running local stack, e.g. make invoke FN=audit_verify PAYLOAD='{"ticket": "TCK-1"}'
+FN ?= outbox_relay
+PAYLOAD ?= {}
+invoke: $(STAMP)
+	@$(PY) -m local.invoke "$(FN)" '$(PAYLOAD)'
 
 test: lint typecheck pytest
 

@@ -2,7 +2,8 @@
 
 Failure classes: API 5xx and write-route function errors, API p99 latency, database connections,
 authorizer errors, outbox lag (the relay's ``Ticketing/OutboxLagSeconds`` metric) and relay
-errors, and any message in any dead-letter queue.
+errors, a broken audit chain (``Ticketing/AuditChainsBroken``) and the verification's errors, and
+any message in any dead-letter queue.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Watched:
     write_functions: tuple[TicketingFunction, ...]
     authorizer: TicketingFunction
     outbox_relay: TicketingFunction | None
+    audit_verify: TicketingFunction | None
     database: rds.DatabaseInstance
     proxy_name: str
     dlqs: tuple[tuple[str, sqs.IQueue], ...]
@@ -174,6 +176,26 @@ class Monitoring(Construct):
                 watched.outbox_relay.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
                 threshold=1,
                 description="The outbox relay raised errors (runbook: outbox lag).",
+            )
+        if watched.audit_verify is not None:
+            alarm(
+                "AuditChainBroken",
+                cw.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name="AuditChainsBroken",
+                    dimensions_map={"service": SERVICE_NAME},
+                    period=FIVE_MINUTES,
+                    statistic="Maximum",
+                ),
+                threshold=1,
+                description="The audit verification found a broken hash chain: audit rows were changed "
+                "or removed outside the service (runbook: audit chain broken).",
+            )
+            alarm(
+                "AuditVerifyErrors",
+                watched.audit_verify.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=1,
+                description="The audit verification raised errors (runbook: audit chain broken).",
             )
         for name, dlq in watched.dlqs:
             alarm(

@@ -27,6 +27,7 @@ from shared.routes import ROUTES, SCHEDULED, WORKERS, QueueWorker, Route, Schedu
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OUTBOX_RELAY = "outbox_relay"
+AUDIT_VERIFY = "audit_verify"
 
 
 class TicketingStack(cdk.Stack):
@@ -104,6 +105,7 @@ class TicketingStack(cdk.Stack):
                 ),
                 authorizer=self.api.authorizer_function,
                 outbox_relay=self.schedules.functions.get(OUTBOX_RELAY),
+                audit_verify=self.schedules.functions.get(AUDIT_VERIFY),
                 database=self.database.instance,
                 proxy_name=self.database.proxy.db_proxy_name,
                 dlqs=tuple((name, q) for name, q in dlqs if q is not None),
@@ -128,6 +130,12 @@ class TicketingStack(cdk.Stack):
         }
         if relay is not None:
             outputs["OutboxRelayFunctionName"] = (relay.function.function_name, "Outbox relay (scheduled)")
+        verifier = self.schedules.functions.get(AUDIT_VERIFY)
+        if verifier is not None:
+            outputs["AuditVerifyFunctionName"] = (
+                verifier.function.function_name,
+                'Audit chain verification (daily); invoke with {"ticket": "TCK-42"} or a range',
+            )
         for key, (value, description) in outputs.items():
             output = cdk.CfnOutput(self, key, value=value, description=description)
             output.override_logical_id(key)

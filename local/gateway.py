@@ -9,6 +9,9 @@ API Gateway fills it; invoke ``functions.<name>.handler.handler``; write the pro
 Handlers run on a small pool of long-lived threads, as warm Lambda containers would: each
 keeps its own database connection across requests.
 
+It also answers Lambda's Invoke API for the operator functions (``local.invoke``), so that the
+runbook's ``aws lambda invoke`` commands work locally.
+
 Requests are logged one line each (method, path, status, ms): never tokens, bodies or query
 strings.
 """
@@ -26,9 +29,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from local import lambdas
+from local import invoke, lambdas
 from local.events import api_gateway_event, match_path
 from local.logs import kv
 from shared import after_response
@@ -124,6 +127,11 @@ class Gateway:
         path = url.path or "/"
         if path == JWKS_PATH and method in ("GET", "HEAD"):
             return self._jwks()
+        invocation = invoke.PATH.match(path)
+        if invocation and method == "POST":  # Lambda's Invoke API, for the operator functions
+            name = unquote(invocation.group(1))
+            status, response_headers, response_body = self.pool.submit(invoke.invoke, name, body).result()
+            return Response(status, response_headers, response_body, function=name)
         route, allowed = resolve(method, path)
         if route is None:
             if allowed:

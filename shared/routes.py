@@ -149,6 +149,12 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
         summary="Publish outbox rows left behind; purge expired idempotency keys",
         settings=FunctionSettings(memory_mb=512, timeout_s=60, reserved_concurrency=1, publishes_events=True),
     ),
+    ScheduledFunction(
+        function="audit_verify",
+        schedule="rate(1 day)",
+        summary="Verify the audit trail's hash chains of tickets changed in the last 25 h; on demand, any",
+        settings=FunctionSettings(memory_mb=512, timeout_s=300, reserved_concurrency=1),
+    ),
 )
 
 # Queue-fed workers. Later issues (intake, SLA timers, webhooks) add one entry each.

@@ -157,3 +157,67 @@ def test_a_ticket_from_open_to_in_progress(stack: Stack, call: Call, alice: str,
         time.sleep(0.5)
     assert any('type="Ticket Created"' in line for line in published), stack.console_tail()
     assert len(published) >= 3, stack.console_tail()
+
+
+def test_operators_invoke_the_audit_verification_as_with_aws_lambda_invoke(
+    stack: Stack, call: Call, alice: str
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    created = call(
+        "POST", "/tickets", token=alice, json={"title": "Audit me", "category": "access", "kind": "request"}
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+
+    # `make invoke FN=audit_verify PAYLOAD=...` (local.invoke): the result, exit 0
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local.invoke",
+            "audit_verify",
+            json.dumps({"ticket": key}),
+            "--url",
+            stack.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "tickets": 1,
+        "events": 1,
+        "broken_count": 0,
+        "broken": [],
+        "complete": True,
+        "next_after": None,
+    }
+
+    # what `aws lambda invoke --endpoint-url <stack>` sends, by the deployed-style name
+    client = boto3.client(
+        "lambda",
+        endpoint_url=stack.url,
+        region_name="eu-west-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    answer = client.invoke(FunctionName="ticketing-audit-verify", Payload=json.dumps({"tenant_id": "acme"}))
+    assert "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read())["tickets"] >= 1
+
+    refused = client.invoke(FunctionName="audit_verify", Payload=json.dumps({"tiket": key}))
+    assert refused["FunctionError"] == "Unhandled"
+    error = json.loads(refused["Payload"].read())
+    assert error["errorType"] == "InvalidRequest" and "tiket" in error["errorMessage"]
+
+    with pytest.raises(ClientError) as missing:  # HTTP routes are not invocable this way
+        client.invoke(FunctionName="create_ticket", Payload=b"{}")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -25,6 +25,7 @@ OUTPUT_NAMES = (
     "EventBusName",
     "AttachmentsBucketName",
     "OutboxRelayFunctionName",
+    "AuditVerifyFunctionName",
     "MigrateFunctionName",
     "DatabaseProxyEndpoint",
     "AlarmTopicArn",
@@ -425,7 +426,15 @@ def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> 
     for alarm in found:
         assert [ref_id(a) for a in alarm["AlarmActions"]] == [topic_id]
     names = {alarm["AlarmName"] for alarm in found}
-    for section in ("Api5xx", "ApiLatencyP99", "DbConnections", "AuthorizerErrors", "OutboxLag"):
+    for section in (
+        "Api5xx",
+        "ApiLatencyP99",
+        "DbConnections",
+        "AuthorizerErrors",
+        "OutboxLag",
+        "AuditChainBroken",
+        "AuditVerifyErrors",
+    ):
         assert f"Ticketing-dev-{section}" in names, section  # the runbook's section names
 
     def has(namespace: str, metric: str, **dimension_refs: str) -> bool:
@@ -443,6 +452,8 @@ def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> 
     for writer in ("create_ticket", "update_ticket", "transition_ticket", "add_comment"):
         assert has("AWS/Lambda", "Errors", FunctionName=logical[writer]), writer
     assert has("Ticketing", "OutboxLagSeconds")
+    assert has("Ticketing", "AuditChainsBroken")
+    assert has("AWS/Lambda", "Errors", FunctionName=logical["audit_verify"])
 
 
 def test_every_dead_letter_queue_has_a_depth_alarm(resources: Resources) -> None:

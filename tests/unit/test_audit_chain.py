@@ -89,3 +89,17 @@ def test_a_rehashed_row_still_breaks_its_successor():
     )
     rows[1] = {**rows[1], "actor": "mallory", "hash": audit.chain_hash(forged.prev_hash, payload)}
     assert audit.verify_chain(rows) == 3
+
+
+def test_first_break_says_what_is_wrong():
+    assert audit.first_break(chain()) is None
+    edited = chain()
+    edited[1] = {**edited[1], "actor": "mallory"}
+    assert audit.first_break(edited) == (2, "event 2 does not match its hash: its content was changed")
+    gap = chain()
+    del gap[1]
+    assert audit.first_break(gap) == (3, "event 3 follows event 1: the trail has a gap")
+    relinked = chain()
+    relinked[2] = {**relinked[2], "prev_hash": "f" * 64}
+    assert audit.first_break(relinked) == (3, "event 3 does not carry the hash of the event before it")
+    assert audit.first_break(chain()[1:]) == (2, "event 2 follows event 0: the trail has a gap")
