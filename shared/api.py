@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import after_response, db, idempotency, outbox
 from shared.auth import Principal
-from shared.errors import DomainError, Unauthorized, problem_type
+from shared.errors import BadRequest, DomainError, Unauthorized, problem_type
 from shared.observability import logger, tracer
 from shared.settings import get_settings
 
@@ -135,23 +136,33 @@ def header(app: APIGatewayRestResolver, name: str) -> str | None:
     return value if value is None else str(value)
 
 
-def query_params(app: APIGatewayRestResolver) -> dict[str, Any]:
-    """Query parameters; repeated or comma-separated values become lists."""
+def query_params(app: APIGatewayRestResolver, *, list_fields: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Query parameters, each as the list of its values. Only ``list_fields`` are lists for the
+    API: they may be repeated or comma-separated (``state=new,ack``). Every other value is kept
+    whole, commas included (``q=orders, billing``, ``assignee=Doe, Jane``)."""
     multi = app.current_event.multi_value_query_string_parameters or {}
     single = app.current_event.query_string_parameters or {}
-    params: dict[str, Any] = {}
+    params: dict[str, list[str]] = {}
     for name in set(multi) | set(single):
-        values = multi.get(name) or [single[name]]
-        split = [part for value in values for part in str(value).split(",") if part != ""]
-        params[name] = split
+        values = [str(v) for v in (multi.get(name) or [single[name]])]
+        if name in list_fields:
+            values = [part.strip() for value in values for part in value.split(",") if part.strip()]
+        params[name] = values
     return params
 
 
 def parse_query(
     app: APIGatewayRestResolver, model: type[BaseModelT], *, list_fields: tuple[str, ...] = ()
 ) -> BaseModelT:
-    raw = query_params(app)
-    values = {k: (v if k in list_fields else (v[-1] if v else None)) for k, v in raw.items()}
+    """The query parameters validated by ``model``; a single-valued parameter given twice is a 400."""
+    values: dict[str, Any] = {}
+    for name, given in query_params(app, list_fields=list_fields).items():
+        if name in list_fields:
+            values[name] = given
+        elif len(given) > 1 and name in model.model_fields:
+            raise BadRequest(f"Give the query parameter '{name}' once.")
+        else:
+            values[name] = given[-1] if given else None
     return model.model_validate(values)
 
 
@@ -201,7 +212,8 @@ def write(
                     headers={**stored.headers, "Idempotent-Replayed": "true"},
                 )
         result, headers = operation(conn)
-        body = result.model_dump(mode="json")
+        # Serialized here, once, so that a replay sends these exact bytes.
+        body = json.dumps(result.model_dump(mode="json"), separators=(",", ":"), default=str)
         if key is not None:
             idempotency.complete(conn, who, key, idempotency.StoredResponse(status, body, headers))
     outbox.flush_after_commit()
@@ -213,27 +225,101 @@ def read(who: Principal, operation: Callable[[db.Connection], BaseModelT]) -> Ba
         return operation(conn)
 
 
-def _refuse_non_json(event: dict[str, Any]) -> dict[str, Any] | None:
-    """415 for a request body that is not JSON (before validation would try to parse it as a form)."""
-    if not event.get("body"):
-        return None
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        return None
-    body = {
-        "type": problem_type("unsupported-media-type"),
-        "title": "Unsupported media type",
-        "status": 415,
-        "detail": f"Send the request body as application/json, not {media_type}.",
-    }
+# Deeper JSON than this is refused before anything parses it again (pydantic, jsonb); the
+# deepest document the API defines is a ticket's free-form ``fields``.
+MAX_JSON_DEPTH = 32
+
+
+def _proxy_problem(status: int, slug: str, title: str, detail: str, **ext: Any) -> dict[str, Any]:
+    body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail, **ext}
     return {
-        "statusCode": 415,
+        "statusCode": status,
         "headers": {"Content-Type": PROBLEM_JSON},
         "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+def _refuse_bad_input(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Problems found before routing, so that no handler meets them: a body that is not JSON
+    (415), not UTF-8 or not valid JSON (400: ``NaN`` and ``Infinity`` are not JSON), nested
+    deeper than ``MAX_JSON_DEPTH`` (400); NUL characters, which PostgreSQL cannot store in
+    text, in the body (422) or in a query parameter (400)."""
+    query = {k: [v] for k, v in (event.get("queryStringParameters") or {}).items()}
+    query.update(event.get("multiValueQueryStringParameters") or {})
+    for name, values in query.items():
+        if any("\x00" in str(v) for v in values or ()):
+            return _proxy_problem(
+                400, "bad-request", "Bad request", f"The query parameter '{name}' contains a NUL character."
+            )
+    raw = event.get("body")
+    if not raw:
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if not (media_type == "application/json" or media_type.endswith("+json")):
+        return _proxy_problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"Send the request body as application/json, not {media_type}.",
+        )
+    try:
+        text = base64.b64decode(raw, validate=True).decode("utf-8") if event.get("isBase64Encoded") else raw
+    except (ValueError, UnicodeDecodeError):
+        return _proxy_problem(400, "bad-request", "Bad request", "The request body is not UTF-8 text.")
+    try:
+        document = json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        document = _TOO_DEEP
+    except ValueError:
+        return _proxy_problem(400, "bad-request", "Bad request", "The request body is not valid JSON.")
+    found = _TOO_DEEP if document is _TOO_DEEP else _first_nul_or_depth(document, ["body"])
+    if found is _TOO_DEEP:
+        return _proxy_problem(
+            400,
+            "bad-request",
+            "Bad request",
+            f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.",
+        )
+    if found is not None:
+        return _proxy_problem(
+            422,
+            "validation-error",
+            "Validation failed",
+            "The request body does not fit the schema.",
+            errors=[{"loc": found, "msg": "Text must not contain NUL characters", "type": "string_nul"}],
+        )
+    return None
+
+
+_TOO_DEEP: Any = object()
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _first_nul_or_depth(value: Any, path: list[str]) -> Any:
+    """The location of the first string (or key) with a NUL character, ``_TOO_DEEP``, or None."""
+    if len(path) > MAX_JSON_DEPTH + 1:
+        return _TOO_DEEP
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        for key in value:
+            if "\x00" in key:
+                return [*path, key]
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        found = _first_nul_or_depth(item, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
 
 
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
@@ -252,7 +338,7 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaC
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler
     def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = _refuse_non_json(event)
+        refused = _refuse_bad_input(event)
         if refused is not None:
             return refused
         return app.resolve(event, context)

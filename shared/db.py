@@ -225,6 +225,10 @@ def translate_errors() -> Iterator[None]:
         pg_errors.ForeignKeyViolation,
     ) as exc:
         raise ValidationFailed("The request breaks a data constraint.") from exc
+    except psycopg.DataError as exc:
+        # Anything else the database cannot store as given (a NUL in text, a number out of range),
+        # also when psycopg refuses it before sending.
+        raise ValidationFailed("The request carries a value the database cannot store.") from exc
     except pg_errors.InsufficientPrivilege as exc:
         # Row-level security refused a write: the principal's scope does not cover that row.
         raise ValidationFailed("That record is outside your scope.") from exc

@@ -49,7 +49,7 @@ SELECT count(*) AS purged FROM gone
 @dataclass(frozen=True)
 class StoredResponse:
     status: int
-    body: Any
+    body: str  # the JSON text exactly as first sent
     headers: dict[str, str]
 
 
@@ -104,7 +104,7 @@ def complete(conn: db.Connection, principal: Principal, key: str, response: Stor
             "principal": principal.scope_key,
             "key": key,
             "status": response.status,
-            "body": db.jsonb(response.body),
+            "body": response.body,
             "headers": db.jsonb(response.headers),
         },
     )

@@ -344,7 +344,7 @@ class TicketQuery(BaseModel):
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     state: list[State] | None = None
     priority: list[Priority] | None = None
-    kind: Kind | None = None
+    kind: list[Kind] | None = None
     category: list[Category] | None = None
     tenant_id: TenantId | None = None
     assignee: Name | None = None

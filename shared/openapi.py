@@ -55,7 +55,7 @@ _SPECS: dict[str, _Spec] = {
         query=TicketQuery,
         responses={200: TicketPage},
         errors=(400, 403),
-        list_params=("state", "priority", "category"),
+        list_params=("state", "priority", "kind", "category"),
     ),
     "get_ticket": _Spec(responses={200: Ticket}, errors=(404,), path_param=True),
     "update_ticket": _Spec(

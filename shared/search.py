@@ -57,7 +57,8 @@ def build(principal: Principal, query: TicketQuery) -> tuple[sql.Composed, dict[
         # An empty list is no filter, as it always was (the function would read it as "none of these").
         "state": filters.get("state") or None,
         "priority": filters.get("priority") or None,
-        "kind": query.kind.value if query.kind else None,
+        # two kinds exist: both (or none) given is no filter; the function takes one
+        "kind": query.kind[0].value if query.kind and len(set(query.kind)) == 1 else None,
         "category": filters.get("category") or None,
         "tenant_id": query.tenant_id or None,
         "assignee": query.assignee or None,

@@ -13,7 +13,7 @@ app = api.make_app()
 @app.get("/tickets")
 def list_tickets() -> Response[Any]:
     who = api.principal(app)
-    query = api.parse_query(app, TicketQuery, list_fields=("state", "priority", "category"))
+    query = api.parse_query(app, TicketQuery, list_fields=("state", "priority", "kind", "category"))
     result = api.read(who, lambda conn: search.search(conn, who, query))
     return api.json_response(200, result)
 

@@ -22,6 +22,7 @@ def test_same_key_same_body_returns_the_stored_response(api, database):
     again = api("POST", "/tickets", caller=ALICE, body=BODY, headers={"Idempotency-Key": "k-1"})
     assert first.status == again.status == 201
     assert again.body == first.body
+    assert again.raw["body"] == first.raw["body"]  # the same bytes, not only the same JSON
     assert again.headers["Location"] == first.headers["Location"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert count_tickets(database) == 1
