@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             "warning: tenant roles without --tenant: the authorizer will deny this token (403)",
             file=sys.stderr,
         )
+    elif tenant is not None and known & PLATFORM_ROLES:
+        print(
+            "warning: platform roles with --tenant: the authorizer will deny this token (403);"
+            " leave TENANT out for platform roles",
+            file=sys.stderr,
+        )
 
     key = ensure_signing_key()
     token = sign(build_claims(sub=sub, tenant=tenant, roles=roles, ttl_s=args.ttl), key)

@@ -62,8 +62,9 @@ class Principal:
     def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
         """Validate claims (from a verified JWT or the authorizer context) into a principal.
 
-        A principal needs a subject and at least one known role. Tenant roles need a tenant;
-        a principal that holds only tenant roles is always confined to that tenant.
+        A principal needs a subject and at least one known role. Tenant roles need a tenant,
+        and a principal that holds only tenant roles is always confined to it; platform roles
+        come without one (a token with both is refused).
         """
         sub = str(claims.get("sub") or claims.get("principalId") or "").strip()
         if not sub:
@@ -75,4 +76,8 @@ class Principal:
         tenant = str(tenant_raw).strip() if tenant_raw not in (None, "") else None
         if not (roles & PLATFORM_ROLES) and tenant is None:
             raise Forbidden("Tenant roles need a tenant claim.")
+        if roles & PLATFORM_ROLES and tenant is not None:
+            # Platform roles see every tenant; a tenant claim beside them is a misissued token,
+            # and neither reading of it (platform-wide, or confined) would be safe to guess.
+            raise Forbidden("Platform roles carry no tenant claim; this token has both.")
         return cls(sub=sub, tenant=tenant, roles=roles)

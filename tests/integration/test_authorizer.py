@@ -124,6 +124,10 @@ def test_unknown_roles_are_dropped_from_the_context(key: SigningKey) -> None:
         pytest.param({"roles": ["wizard"]}, id="no-known-role"),
         pytest.param({"roles": []}, id="no-roles"),
         pytest.param({"tenant": None, "roles": ["tenant_user"]}, id="tenant-role-without-tenant"),
+        pytest.param({"tenant": "acme", "roles": ["service"]}, id="platform-role-with-tenant"),
+        pytest.param(
+            {"tenant": "globex", "roles": ["tenant_user", "platform_operator"]}, id="mixed-with-tenant"
+        ),
     ],
 )
 def test_verified_but_unacceptable_claims_are_denied(key: SigningKey, overrides: dict[str, Any]) -> None:

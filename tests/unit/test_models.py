@@ -76,6 +76,8 @@ def test_principal_from_claims():
         Principal.from_claims({"sub": "bob", "roles": ["tenant_user"]})  # tenant role without tenant
     with pytest.raises(Forbidden):
         Principal.from_claims({"sub": "bob", "tenant": "acme", "roles": ["root"]})
+    with pytest.raises(Forbidden, match="Platform roles carry no tenant claim"):
+        Principal.from_claims({"sub": "svc", "tenant": "acme", "roles": ["service"]})
     with pytest.raises(Unauthorized):
         Principal.from_claims({"roles": ["platform_admin"]})
     assert parse_roles(None) == frozenset()
