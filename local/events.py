@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events"
 
@@ -30,9 +30,10 @@ def _sample(name: str) -> dict[str, Any]:
 
 
 def match_path(template: str, path: str) -> dict[str, str] | None:
-    """Path parameters if ``path`` matches the API Gateway resource ``template``."""
+    """Path parameters if ``path`` matches the API Gateway resource ``template``; each segment is
+    percent-decoded, as API Gateway decodes path parameters (``TCK%2D1`` is ``TCK-1``)."""
     t_parts = template.strip("/").split("/")
-    p_parts = path.strip("/").split("/")
+    p_parts = [unquote(part) for part in path.strip("/").split("/")]
     if len(t_parts) != len(p_parts):
         return None
     params: dict[str, str] = {}

@@ -6,6 +6,7 @@ import os
 import re
 import time
 import uuid
+from urllib.parse import unquote
 
 _KEY = re.compile(r"^TCK-([1-9][0-9]{0,17})$", re.IGNORECASE)
 
@@ -23,7 +24,12 @@ def uuid7(now_ms: int | None = None) -> uuid.UUID:
 
 
 def parse_ref(ref: str) -> uuid.UUID | int | None:
-    """A ticket reference: its UUID, or its key number for ``TCK-42``; None if neither."""
+    """A ticket reference: its UUID, or its key number for ``TCK-42``; None if neither.
+
+    Percent-escapes are decoded first (``TCK%2D42``): a route's path parameter may arrive as
+    the client encoded it.
+    """
+    ref = unquote(ref)
     match = _KEY.match(ref.strip())
     if match:
         return int(match.group(1))

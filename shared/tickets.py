@@ -323,9 +323,8 @@ def update(
             current_version=row["version"],
         )
     if State(row["state"]) in FROZEN_STATES:
-        raise Conflict(
-            f"A {row['state']} ticket cannot be changed; reopen it first.", current_state=row["state"]
-        )
+        advice = "it is final" if row["state"] == State.CANCELED else "reopen it first"
+        raise Conflict(f"A {row['state']} ticket cannot be changed; {advice}.", current_state=row["state"])
     if "fields" in requested:
         category = Category(row["category"]) if row["category"] else None
         try:

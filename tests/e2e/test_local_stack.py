@@ -124,6 +124,16 @@ def test_a_ticket_from_open_to_in_progress(stack: Stack, call: Call, alice: str,
     assert any(c["body"] == "Looking into it." for c in items)
     by_key = call("GET", f"/tickets/{key}", token=alice)
     assert by_key.status_code == 200, by_key.text
+    # a percent-encoded key is decoded, as API Gateway decodes path parameters (urllib sends it
+    # as written; requests would normalise %2D to "-" itself)
+    import json as _json
+    import urllib.request
+
+    escaped = urllib.request.Request(  # noqa: S310 - the local stack's http URL
+        f"{stack.url}/tickets/{key.replace('-', '%2D')}", headers={"Authorization": f"Bearer {alice}"}
+    )
+    with urllib.request.urlopen(escaped, timeout=30) as answer:  # noqa: S310 - the local stack
+        assert answer.status == 200 and _json.loads(answer.read())["id"] == ticket_id
     assert by_key.json()["id"] == ticket_id
     assert by_key.json()["state"] == "in_progress"
 

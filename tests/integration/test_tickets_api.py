@@ -517,3 +517,22 @@ def test_json_with_charset_is_accepted(api):
     body = json.dumps({"title": "x", "kind": "request"})
     headers = {"Content-Type": "application/json; charset=utf-8"}
     assert api("POST", "/tickets", caller=ALICE, body=body, headers=headers).status == 201
+
+
+def test_closed_and_canceled_tickets_refuse_changes_saying_what_to_do(api):
+    canceled = create_ticket(title="Access for the new analyst", category="access")
+    api(
+        "POST",
+        f"/tickets/{canceled['id']}/transitions",
+        caller=ALICE,
+        body={"to": "canceled", "reason": "dup"},
+    )
+    refused = api("PATCH", f"/tickets/{canceled['id']}", caller=OPS, body={"priority": "low"})
+    assert refused.status == 409 and refused.body["detail"].endswith("it is final.")
+    assert refused.body["current_state"] == "canceled"
+
+    closed = create_ticket()
+    for step in ({"to": "ack"}, {"to": "resolved", "resolution": "fixed"}, {"to": "closed"}):
+        assert api("POST", f"/tickets/{closed['id']}/transitions", caller=OPS, body=step).status == 200
+    refused = api("PATCH", f"/tickets/{closed['id']}", caller=OPS, body={"priority": "low"})
+    assert refused.status == 409 and refused.body["detail"].endswith("reopen it first.")
