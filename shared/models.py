@@ -7,7 +7,15 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class Kind(StrEnum):
@@ -186,7 +194,14 @@ def validate_category_fields(category: Category | None, fields: dict[str, Any]) 
         return {}
     if category is None:
         raise ValueError("fields need a category")
-    model = CATEGORY_FIELDS[category].model_validate(fields)
+    try:
+        model = CATEGORY_FIELDS[category].model_validate(fields)
+    except ValidationError as exc:  # located under "fields", where the client put them
+        errors: list[Any] = [
+            {"type": e["type"], "loc": ("fields", *e["loc"]), "input": e["input"], "ctx": e.get("ctx") or {}}
+            for e in exc.errors()
+        ]
+        raise ValidationError.from_exception_data(exc.title, errors) from None
     return model.model_dump(mode="json", exclude_none=True)
 
 

@@ -109,3 +109,9 @@ def test_commas_belong_to_the_value_except_in_list_filters(api):
 def test_a_single_valued_parameter_given_twice_is_400(api):
     problem = assert_problem(api("GET", "/tickets?limit=5&limit=10", caller=OPS), 400)
     assert "'limit' once" in problem["detail"]
+
+
+def test_errors_in_category_fields_are_located_under_fields(api):
+    body = {"title": "More warehouse credits", "category": "quota", "fields": {"nope": 1}}
+    problem = assert_problem(api("POST", "/tickets", caller=ALICE, body=body), 422)
+    assert [e["loc"] for e in problem["errors"]] == [["body", "fields", "nope"]]
