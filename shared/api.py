@@ -36,9 +36,7 @@ BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 _CORRELATION = re.compile(r"^[\w.:-]{1,128}$")
 
 
-def problem(
-    status: int, detail: str, *, slug: str | None = None, title: str | None = None, **ext: Any
-) -> Response[str]:
+def _problem_body(status: int, detail: str, slug: str | None, title: str | None, **ext: Any) -> str:
     body = {
         "type": problem_type(slug) if slug else "about:blank",
         "title": title or HTTPStatus(status).phrase,
@@ -46,7 +44,15 @@ def problem(
         "detail": detail,
         **ext,
     }
-    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body, default=str))
+    return json.dumps(body, default=str)
+
+
+def problem(
+    status: int, detail: str, *, slug: str | None = None, title: str | None = None, **ext: Any
+) -> Response[str]:
+    return Response(
+        status_code=status, content_type=PROBLEM_JSON, body=_problem_body(status, detail, slug, title, **ext)
+    )
 
 
 def _validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
@@ -231,12 +237,12 @@ MAX_JSON_DEPTH = 32
 
 
 def _proxy_problem(status: int, slug: str, title: str, detail: str, **ext: Any) -> dict[str, Any]:
-    body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail, **ext}
+    """``problem`` as a Lambda proxy result, for answers given before the resolver runs."""
     return {
         "statusCode": status,
         "headers": {"Content-Type": PROBLEM_JSON},
         "multiValueHeaders": {"Content-Type": [PROBLEM_JSON]},
-        "body": json.dumps(body),
+        "body": _problem_body(status, detail, slug, title, **ext),
         "isBase64Encoded": False,
     }
 

@@ -177,23 +177,14 @@ def check_stored(
     (``audit_seq``/``audit_hash``, written in the same transaction as every event), so that
     events removed from the end are found too. ``conn`` must see every row: a platform scope.
     """
-    where = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit}
-    if isinstance(ticket, UUID):
-        where.append("id = %(ticket)s")
-        params["ticket"] = ticket
-    elif ticket is not None:
-        where.append("key_num = %(ticket)s")
-        params["ticket"] = ticket
-    if tenant_id is not None:
-        where.append("tenant_id = %(tenant_id)s")
-        params["tenant_id"] = tenant_id
-    if updated_since is not None:
-        where.append("updated_at >= %(updated_since)s")
-        params["updated_since"] = updated_since
-    if after is not None:
-        where.append("id > %(after)s")
-        params["after"] = after
+    conditions = (
+        ("id = %(ticket)s" if isinstance(ticket, UUID) else "key_num = %(ticket)s", "ticket", ticket),
+        ("tenant_id = %(tenant_id)s", "tenant_id", tenant_id),
+        ("updated_at >= %(updated_since)s", "updated_since", updated_since),
+        ("id > %(after)s", "after", after),
+    )
+    where = ["TRUE", *(condition for condition, _, value in conditions if value is not None)]
+    params: dict[str, Any] = {"limit": limit} | {n: v for _, n, v in conditions if v is not None}
     tickets = conn.execute(_TICKETS.format(where=" AND ".join(where)), params).fetchall()
     if not tickets:
         return CheckResult(tickets=0, events=0, broken=[], next_after=None)

@@ -110,32 +110,24 @@ def verify(request: VerifyRequest, context: LambdaContext | None = None) -> dict
     if ref is not None and tickets == 0:
         raise LookupError(f"No ticket '{request.ticket}'.")
     for b in broken:
-        logger.error(
-            "audit chain broken",
-            extra={
-                "ticket_id": str(b.ticket_id),
-                "key": b.key,
-                "tenant_id": b.tenant_id,
-                "seq": b.seq,
-                "reason": b.reason,
-            },
-        )
+        logger.error("audit chain broken", extra=_described(b))
     return {
         "tickets": tickets,
         "events": events,
         "broken_count": len(broken),
-        "broken": [
-            {
-                "ticket_id": str(b.ticket_id),
-                "key": b.key,
-                "tenant_id": b.tenant_id,
-                "seq": b.seq,
-                "reason": b.reason,
-            }
-            for b in broken[:REPORTED_BREAKS]
-        ],
+        "broken": [_described(b) for b in broken[:REPORTED_BREAKS]],
         "complete": complete,
         "next_after": None if complete or after is None else str(after),
+    }
+
+
+def _described(b: audit.ChainBreak) -> dict[str, Any]:
+    return {
+        "ticket_id": str(b.ticket_id),
+        "key": b.key,
+        "tenant_id": b.tenant_id,
+        "seq": b.seq,
+        "reason": b.reason,
     }
 
 
