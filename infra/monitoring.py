@@ -158,13 +158,7 @@ class Monitoring(Construct):
         if watched.outbox_relay is not None:
             alarm(
                 "OutboxLag",
-                cw.Metric(
-                    namespace=METRICS_NAMESPACE,
-                    metric_name="OutboxLagSeconds",
-                    dimensions_map={"service": SERVICE_NAME},
-                    period=Duration.minutes(1),
-                    statistic="Maximum",
-                ),
+                service_metric("OutboxLagSeconds", period=Duration.minutes(1)),
                 threshold=OUTBOX_LAG_SECONDS,
                 periods=5,
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -180,13 +174,7 @@ class Monitoring(Construct):
         if watched.audit_verify is not None:
             alarm(
                 "AuditChainBroken",
-                cw.Metric(
-                    namespace=METRICS_NAMESPACE,
-                    metric_name="AuditChainsBroken",
-                    dimensions_map={"service": SERVICE_NAME},
-                    period=FIVE_MINUTES,
-                    statistic="Maximum",
-                ),
+                service_metric("AuditChainsBroken", period=FIVE_MINUTES),
                 threshold=1,
                 description="The audit verification found a broken hash chain: audit rows were changed "
                 "or removed outside the service (runbook: audit chain broken).",
@@ -231,6 +219,17 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24),
         )
+
+
+def service_metric(name: str, *, period: Duration, statistic: str = "Maximum") -> cw.Metric:
+    """A metric the functions publish with powertools Metrics (namespace ``Ticketing``, ``service``)."""
+    return cw.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME},
+        period=period,
+        statistic=statistic,
+    )
 
 
 def _camel(name: str) -> str:
