@@ -50,17 +50,18 @@ SUB = "alice"
 INSERT_TICKET = """
 INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
-                    first_seen_at, last_seen_at, created_at, updated_at, audit_seq, audit_hash)
+                    first_seen_at, last_seen_at, created_at, updated_at, public_updated_at, audit_seq,
+                    audit_hash, audit_public_seq)
 VALUES (%(id)s, %(tenant_id)s, 'tenant', %(kind)s, %(category)s, %(priority)s, 'new', %(title)s,
         %(description)s, %(requester)s, NULL, NULL, %(tags)s, %(fields)s, '{}', 'api', %(correlation_id)s,
-        %(now)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s)
+        %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s, 1)
 RETURNING key_num
 """
 INSERT_EVENT = """
 INSERT INTO ticket_event
-    (ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash)
+    (ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash, public_seq)
 VALUES (%(ticket_id)s, 1, 'ticket.created', %(actor)s, %(at)s, %(changes)s, 'public', %(correlation_id)s,
-        %(prev_hash)s, %(hash)s)
+        %(prev_hash)s, %(hash)s, 1)
 """
 INSERT_OUTBOX = """
 INSERT INTO outbox (event_id, detail_type, tenant_id, ticket_id, detail)

@@ -300,7 +300,7 @@ def run_ilike(principal: Any, shape: Shape, limit: int) -> int:
     statement = ILIKE.format(cols=COLUMNS, words=" AND ".join(word_sql), filters=filter_sql)
     with db.transaction(principal) as conn:
         rows = conn.execute(statement.encode(), params).fetchall()
-        return len([to_model(r) for r in rows[:limit]])
+        return len([to_model(r, principal) for r in rows[:limit]])
 
 
 def repeated_on_fresh_connection(tenant: str, query: Any, times: int, *, prepare: bool) -> list[float]:

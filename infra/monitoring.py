@@ -1,8 +1,8 @@
 """Alarms, one per failure class, all to one SNS topic; and a dashboard.
 
 Failure classes: API 5xx and write-route function errors, API p99 latency, database connections,
-authorizer errors, outbox lag (the relay's ``Ticketing/OutboxLagSeconds`` metric) and relay
-errors, a broken audit chain (``Ticketing/AuditChainsBroken``) and the verification's errors, and
+authorizer errors, outbox lag (the relay's ``Ticketing/OutboxLagSeconds`` metric), parked outbox
+rows (``Ticketing/OutboxParked``) and relay errors, a broken audit chain (``Ticketing/AuditChainsBroken``) and the verification's errors, and
 any message in any dead-letter queue.
 """
 
@@ -164,6 +164,13 @@ class Monitoring(Construct):
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 description=f"Oldest unpublished outbox row older than {OUTBOX_LAG_SECONDS} s for 5 minutes "
                 "(runbook: outbox lag).",
+            )
+            alarm(
+                "OutboxParked",
+                service_metric("OutboxParked", period=Duration.minutes(5)),
+                threshold=1,
+                description="Outbox rows EventBridge refused again and again (or could never take) are parked"
+                " and not published (runbook: outbox parked).",
             )
             alarm(
                 "OutboxRelayErrors",

@@ -25,7 +25,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from shared import after_response, db, idempotency, outbox
+from shared import after_response, db, idempotency, outbox, pagination
 from shared.auth import Principal
 from shared.errors import BadRequest, DomainError, Unauthorized, problem_type
 from shared.observability import logger, tracer
@@ -33,6 +33,7 @@ from shared.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
+T = TypeVar("T")
 _CORRELATION = re.compile(r"^[\w.:-]{1,128}$")
 
 
@@ -179,6 +180,11 @@ def json_response(
     return Response(status_code=status, content_type="application/json", body=body, headers=headers or {})
 
 
+def page_response(page: pagination.Page) -> Response[str]:
+    """A list page, its items serialized once (``shared.pagination.page``)."""
+    return Response(status_code=200, content_type="application/json", body=page.json())
+
+
 def _request_body(app: APIGatewayRestResolver) -> Any:
     try:
         return app.current_event.json_body
@@ -219,14 +225,14 @@ def write(
                 )
         result, headers = operation(conn)
         # Serialized here, once, so that a replay sends these exact bytes.
-        body = json.dumps(result.model_dump(mode="json"), separators=(",", ":"), default=str)
+        body = result.model_dump_json()
         if key is not None:
             idempotency.complete(conn, who, key, idempotency.StoredResponse(status, body, headers))
     outbox.flush_after_commit()
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
-def read(who: Principal, operation: Callable[[db.Connection], BaseModelT]) -> BaseModelT:
+def read(who: Principal, operation: Callable[[db.Connection], T]) -> T:
     with db.transaction(who) as conn:
         return operation(conn)
 
@@ -234,6 +240,17 @@ def read(who: Principal, operation: Callable[[db.Connection], BaseModelT]) -> Ba
 # Deeper JSON than this is refused before anything parses it again (pydantic, jsonb); the
 # deepest document the API defines is a ticket's free-form ``fields``.
 MAX_JSON_DEPTH = 32
+# The largest request body accepted (413 above it). The largest valid request (a ticket with
+# every text at its limit, every character escaped as JSON allows) is about 420 KB.
+MAX_BODY_BYTES = 512 * 1024
+# Media types a request body may have (415 otherwise); PATCH also takes JSON Merge Patch
+# (RFC 7396), which is what a PATCH body here means anyway. Compared case-insensitively; a
+# charset parameter, if any, must be UTF-8 (RFC 8259).
+JSON_MEDIA_TYPE = "application/json"
+MERGE_PATCH_MEDIA_TYPE = "application/merge-patch+json"
+_BODY_MEDIA_TYPES = {"PATCH": (JSON_MEDIA_TYPE, MERGE_PATCH_MEDIA_TYPE)}
+# Characters PostgreSQL text cannot hold: NUL, and UTF-16 surrogates (a JSON "\ud800" alone).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _proxy_problem(status: int, slug: str, title: str, detail: str, **ext: Any) -> dict[str, Any]:
@@ -247,33 +264,65 @@ def _proxy_problem(status: int, slug: str, title: str, detail: str, **ext: Any) 
     }
 
 
+def _media_type_problem(event: dict[str, Any]) -> dict[str, Any] | None:
+    """415 unless the body's media type is one this method takes; else the event's Content-Type
+    is normalised to ``application/json``, which is what the resolver parses."""
+    headers = event.get("headers") or {}
+    given = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+    accepted = _BODY_MEDIA_TYPES.get(str(event.get("httpMethod")), (JSON_MEDIA_TYPE,))
+    if given:
+        media_type, *params = (part.strip() for part in given.split(";"))
+        charset = next((p.split("=", 1)[1] for p in params if p.lower().startswith("charset=")), "utf-8")
+        if media_type.lower() not in accepted or charset.strip('"').lower() not in ("utf-8", "utf8"):
+            return _proxy_problem(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"Send the request body as {' or '.join(accepted)} (UTF-8), not {given}.",
+            )
+    for field, value in (("headers", JSON_MEDIA_TYPE), ("multiValueHeaders", [JSON_MEDIA_TYPE])):
+        kept = {k: v for k, v in (event.get(field) or {}).items() if k.lower() != "content-type"}
+        event[field] = {**kept, "Content-Type": value}
+    return None
+
+
 def _refuse_bad_input(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Problems found before routing, so that no handler meets them: a body that is not JSON
-    (415), not UTF-8 or not valid JSON (400: ``NaN`` and ``Infinity`` are not JSON), nested
-    deeper than ``MAX_JSON_DEPTH`` (400); NUL characters, which PostgreSQL cannot store in
-    text, in the body (422) or in a query parameter (400)."""
+    """Problems found before routing, so that no handler meets them: a body of another media type
+    (415), larger than ``MAX_BODY_BYTES`` (413), not UTF-8 or not valid JSON (400: ``NaN`` and
+    ``Infinity`` are not JSON), nested deeper than ``MAX_JSON_DEPTH`` (400); NUL characters or lone
+    surrogates, which PostgreSQL cannot store in text, in the body (422) or in a query parameter
+    (400)."""
     query = {k: [v] for k, v in (event.get("queryStringParameters") or {}).items()}
     query.update(event.get("multiValueQueryStringParameters") or {})
     for name, values in query.items():
-        if any("\x00" in str(v) for v in values or ()):
+        if any(_UNSTORABLE.search(str(v)) for v in values or ()):
             return _proxy_problem(
-                400, "bad-request", "Bad request", f"The query parameter '{name}' contains a NUL character."
+                400,
+                "bad-request",
+                "Bad request",
+                f"The query parameter '{name}' contains a NUL character or a lone surrogate.",
             )
     raw = event.get("body")
     if not raw:
         return None
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    media_type = str(headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if not (media_type == "application/json" or media_type.endswith("+json")):
+    refused = _media_type_problem(event)
+    if refused is not None:
+        return refused
+    try:
+        data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else None
+    except ValueError:
+        return _proxy_problem(400, "bad-request", "Bad request", "The request body is not valid base64.")
+    size = len(data) if data is not None else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
         return _proxy_problem(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            f"Send the request body as application/json, not {media_type}.",
+            413,
+            "content-too-large",
+            "Content too large",
+            f"The request body is {size} bytes; the most this API accepts is {MAX_BODY_BYTES} bytes.",
         )
     try:
-        text = base64.b64decode(raw, validate=True).decode("utf-8") if event.get("isBase64Encoded") else raw
-    except (ValueError, UnicodeDecodeError):
+        text = data.decode("utf-8") if data is not None else raw
+    except UnicodeDecodeError:
         return _proxy_problem(400, "bad-request", "Bad request", "The request body is not UTF-8 text.")
     try:
         document = json.loads(text, parse_constant=_not_json)
@@ -281,7 +330,7 @@ def _refuse_bad_input(event: dict[str, Any]) -> dict[str, Any] | None:
         document = _TOO_DEEP
     except ValueError:
         return _proxy_problem(400, "bad-request", "Bad request", "The request body is not valid JSON.")
-    found = _TOO_DEEP if document is _TOO_DEEP else _first_nul_or_depth(document, ["body"])
+    found = _TOO_DEEP if document is _TOO_DEEP else _first_unstorable_or_depth(document, ["body"])
     if found is _TOO_DEEP:
         return _proxy_problem(
             400,
@@ -295,7 +344,7 @@ def _refuse_bad_input(event: dict[str, Any]) -> dict[str, Any] | None:
             "validation-error",
             "Validation failed",
             "The request body does not fit the schema.",
-            errors=[{"loc": found, "msg": "Text must not contain NUL characters", "type": "string_nul"}],
+            errors=[_unstorable_error(found)],
         )
     return None
 
@@ -303,26 +352,36 @@ def _refuse_bad_input(event: dict[str, Any]) -> dict[str, Any] | None:
 _TOO_DEEP: Any = object()
 
 
+def _unstorable_error(found: tuple[list[str], str]) -> dict[str, Any]:
+    loc, char = found
+    if char == "\x00":
+        return {"loc": loc, "msg": "Text must not contain NUL characters", "type": "string_nul"}
+    return {"loc": loc, "msg": "Text must not contain lone surrogates", "type": "string_surrogate"}
+
+
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
-def _first_nul_or_depth(value: Any, path: list[str]) -> Any:
-    """The location of the first string (or key) with a NUL character, ``_TOO_DEEP``, or None."""
+def _first_unstorable_or_depth(value: Any, path: list[str]) -> Any:
+    """(location, character) of the first string (or key) with a character PostgreSQL cannot
+    store, ``_TOO_DEEP``, or None."""
     if len(path) > MAX_JSON_DEPTH + 1:
         return _TOO_DEEP
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        bad = _UNSTORABLE.search(value)
+        return (path, bad.group()) if bad else None
     items: Any = ()
     if isinstance(value, dict):
         for key in value:
-            if "\x00" in key:
-                return [*path, key]
+            bad = _UNSTORABLE.search(key)
+            if bad:
+                return ([*path, key], bad.group())
         items = value.items()
     elif isinstance(value, list):
         items = enumerate(value)
     for key, item in items:
-        found = _first_nul_or_depth(item, [*path, str(key)])
+        found = _first_unstorable_or_depth(item, [*path, str(key)])
         if found is not None:
             return found
     return None

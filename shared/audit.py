@@ -23,9 +23,9 @@ GENESIS = "0" * 64
 
 INSERT_EVENT = """
 INSERT INTO ticket_event
-    (ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash)
+    (ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash, public_seq)
 VALUES (%(ticket_id)s, %(seq)s, %(type)s, %(actor)s, %(at)s, %(changes)s, %(visibility)s,
-        %(correlation_id)s, %(prev_hash)s, %(hash)s)
+        %(correlation_id)s, %(prev_hash)s, %(hash)s, %(public_seq)s)
 """
 
 

@@ -28,15 +28,73 @@ def get_secret_json(secret_arn: str) -> dict[str, Any]:
     return parsed
 
 
+# EventBridge's limit on one PutEvents entry, and on all the entries of one request, in bytes.
+EVENTBRIDGE_MAX_ENTRY_BYTES = 256 * 1024
+EVENTBRIDGE_MAX_ENTRIES = 10
+
+
+def eventbridge_entry_size(entry: dict[str, Any]) -> int:
+    """An entry's size as EventBridge counts it ("Calculating PutEvents event entry size")."""
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(key) or "").encode())
+    return size + sum(len(str(r).encode()) for r in entry.get("Resources") or ())
+
+
 def put_events(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """PutEvents in batches of 10; returns one result per entry, in order."""
-    results: list[dict[str, Any]] = []
+    """PutEvents, one result per entry, in order.
+
+    Entries go in requests of at most 10 entries and 256 KB. An entry EventBridge could never
+    take (larger than 256 KB) is not sent: its result is an ``EntryTooLarge`` error. When
+    EventBridge refuses a whole request as invalid (a 4xx other than throttling), its entries are
+    sent one by one, so that the one at fault gets the error and the others go out. Anything
+    else (the network, a 5xx, throttling) raises: it is about EventBridge, not about an entry.
+    """
+    from botocore.exceptions import ClientError
+
     events = client("events")
-    for start in range(0, len(entries), 10):
-        chunk = entries[start : start + 10]
-        response = events.put_events(Entries=chunk)
-        results.extend(response["Entries"])
-    return results
+    results: list[dict[str, Any] | None] = [None] * len(entries)
+    chunk: list[int] = []
+    chunk_size = 0
+
+    def send(indexes: list[int]) -> None:
+        try:
+            response = events.put_events(Entries=[entries[i] for i in indexes])
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+            if status >= 500 or status == 429 or "Throttl" in str(error.get("Code")):
+                raise
+            if len(indexes) > 1:
+                for i in indexes:
+                    send([i])
+                return
+            results[indexes[0]] = {
+                "ErrorCode": str(error.get("Code") or "ValidationException"),
+                "ErrorMessage": str(error.get("Message") or exc)[:500],
+            }
+            return
+        for i, result in zip(indexes, response["Entries"], strict=True):
+            results[i] = result
+
+    for index, entry in enumerate(entries):
+        size = eventbridge_entry_size(entry)
+        if size > EVENTBRIDGE_MAX_ENTRY_BYTES:
+            results[index] = {
+                "ErrorCode": "EntryTooLarge",
+                "ErrorMessage": f"{size} bytes; EventBridge takes at most {EVENTBRIDGE_MAX_ENTRY_BYTES}",
+            }
+            continue
+        if chunk and (
+            len(chunk) == EVENTBRIDGE_MAX_ENTRIES or chunk_size + size > EVENTBRIDGE_MAX_ENTRY_BYTES
+        ):
+            send(chunk)
+            chunk, chunk_size = [], 0
+        chunk.append(index)
+        chunk_size += size
+    if chunk:
+        send(chunk)
+    return [r if r is not None else {"ErrorCode": "NotSent"} for r in results]
 
 
 def reset_clients() -> None:

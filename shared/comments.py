@@ -11,7 +11,7 @@ from shared.auth import Principal
 from shared.db import Connection
 from shared.errors import BadRequest, Forbidden
 from shared.ids import uuid7
-from shared.models import Comment, CommentCreate, CommentPage, CommentVisibility
+from shared.models import Comment, CommentCreate, CommentVisibility
 
 INSERT = """
 INSERT INTO ticket_comment (id, ticket_id, author, body, visibility, created_at)
@@ -26,6 +26,8 @@ ORDER BY id
 LIMIT %(limit)s
 """
 _MIN_UUID = UUID(int=0)
+# A public comment's body travels in its event up to this size (UTF-8 bytes).
+EVENT_BODY_BYTES = 4096
 
 
 def add(
@@ -93,21 +95,28 @@ def _event_comment(comment: dict[str, Any], principal: Principal, data: CommentC
         "visibility": data.visibility.value,
     }
     if data.visibility is CommentVisibility.PUBLIC:
-        shown["body"] = data.body
+        if len(data.body.encode()) <= EVENT_BODY_BYTES:
+            shown["body"] = data.body
+        else:  # events stay small (shared.outbox): a long body is read from the API
+            shown["body_omitted"] = True
     return shown
 
 
 def list_for_ticket(
     conn: Connection, principal: Principal, ref: str, *, limit: int = 50, cursor: str | None = None
-) -> CommentPage:
+) -> pagination.Page:
     if not 1 <= limit <= 200:
         raise BadRequest("limit must be between 1 and 200.")
     row = tickets.load_row(conn, principal, ref)
     fingerprint = pagination.query_fingerprint({"comments": str(row["id"])})
-    after = pagination.decode_uuid(cursor, fingerprint) if cursor else _MIN_UUID
+    after = pagination.decode(cursor, fingerprint, pagination.IdPosition).id if cursor else _MIN_UUID
     rows = conn.execute(
         LIST, {"ticket_id": row["id"], "platform": principal.is_platform, "after": after, "limit": limit + 1}
     ).fetchall()
     items = [Comment.model_validate(r) for r in rows[:limit]]
-    next_cursor = pagination.encode({"id": str(items[-1].id)}, fingerprint) if len(rows) > limit else None
-    return CommentPage(items=items, next_cursor=next_cursor)
+    return pagination.page(
+        items,
+        more=len(rows) > limit,
+        position=lambda c: pagination.IdPosition(id=c.id),
+        fingerprint=fingerprint,
+    )

@@ -138,7 +138,7 @@ def _scope_params(principal: Principal) -> tuple[str, str, str, str]:
         principal.tenant or "",
         "on" if principal.is_platform else "off",
         principal.scope_key,
-        "on" if principal.sub.startswith("system:") else "off",
+        "on" if principal.is_system else "off",
     )
 
 

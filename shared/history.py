@@ -1,38 +1,50 @@
-"""Reading a ticket's audit trail (tenants see its public events; platform roles see all)."""
+"""Reading a ticket's audit trail (tenants see its public events; platform roles see all).
+
+Platform roles page on the audit ``seq`` and see each event's chain ``hash``. Tenants see the
+public events numbered by ``public_seq`` (1, 2, 3... with no gaps where internal events are) and
+no hashes: a hash chains over the internal events too, so it would tell them one happened.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from shared import pagination, tickets
 from shared.auth import Principal
 from shared.db import Connection
 from shared.errors import BadRequest
-from shared.models import EventPage, TicketEvent
+from shared.models import TicketEvent
 
-LIST = """
-SELECT ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash
+PLATFORM_LIST = """
+SELECT seq, type, actor, at, changes, visibility, correlation_id, hash
 FROM ticket_event
-WHERE ticket_id = %(ticket_id)s AND (%(platform)s OR visibility = 'public') AND seq > %(after)s
+WHERE ticket_id = %(ticket_id)s AND seq > %(after)s
 ORDER BY seq
+LIMIT %(limit)s
+"""
+PUBLIC_LIST = """
+SELECT public_seq AS seq, type, actor, at, changes, visibility, correlation_id, NULL AS hash
+FROM ticket_event
+WHERE ticket_id = %(ticket_id)s AND visibility = 'public' AND public_seq > %(after)s
+ORDER BY public_seq
 LIMIT %(limit)s
 """
 
 
 def list_for_ticket(
     conn: Connection, principal: Principal, ref: str, *, limit: int = 100, cursor: str | None = None
-) -> EventPage:
+) -> pagination.Page:
     if not 1 <= limit <= 200:
         raise BadRequest("limit must be between 1 and 200.")
     row = tickets.load_row(conn, principal, ref)
-    fingerprint = pagination.query_fingerprint({"events": str(row["id"])})
-    after = 0
-    if cursor:
-        position = pagination.decode(cursor, fingerprint)
-        if not isinstance(position.get("seq"), int):
-            raise BadRequest("The cursor is not one this API issued.")
-        after = position["seq"]
-    rows = conn.execute(
-        LIST, {"ticket_id": row["id"], "platform": principal.is_platform, "after": after, "limit": limit + 1}
-    ).fetchall()
+    fingerprint = pagination.query_fingerprint({"events": str(row["id"]), "platform": principal.is_platform})
+    after = pagination.decode(cursor, fingerprint, pagination.SeqPosition).seq if cursor else 0
+    params: dict[str, Any] = {"ticket_id": row["id"], "after": after, "limit": limit + 1}
+    rows = conn.execute(PLATFORM_LIST if principal.is_platform else PUBLIC_LIST, params).fetchall()
     items = [TicketEvent.model_validate(r) for r in rows[:limit]]
-    next_cursor = pagination.encode({"seq": items[-1].seq}, fingerprint) if len(rows) > limit else None
-    return EventPage(items=items, next_cursor=next_cursor)
+    return pagination.page(
+        items,
+        more=len(rows) > limit,
+        position=lambda e: pagination.SeqPosition(seq=e.seq),
+        fingerprint=fingerprint,
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +18,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from shared.auth import TENANT_ID_PATTERN
+from shared.pagination import CURSOR_MAX_LENGTH, CURSOR_PATTERN
 
 
 class Kind(StrEnum):
@@ -85,15 +90,112 @@ class CommentVisibility(StrEnum):
     INTERNAL = "internal"
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Description = Annotated[str, StringConstraints(max_length=20_000)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Tag = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.:/-]+$")
+# Text as clients send it. Lengths are checked on what the client sent, before any trimming,
+# so the server never accepts what its own schema refuses; required text is then trimmed and
+# must keep a non-whitespace character. NUL characters (PostgreSQL text cannot hold them) and
+# lone surrogates are refused before validation (``shared.api``); the patterns say so too.
+NO_NUL = r"^[^\x00]*$"
+SOME_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+_TEXT_NOTE = "No NUL characters or lone surrogates."
+
+
+def _trimmed(value: str) -> str:
+    trimmed = value.strip()
+    if not trimmed:
+        raise ValueError("must contain a non-whitespace character")
+    return trimmed
+
+
+def _required_text(max_length: int) -> Any:
+    """Text of 1..max_length characters as sent, then trimmed (AfterValidator), not blank."""
+    return Field(
+        min_length=1,
+        max_length=max_length,
+        description=f"Trimmed; not blank. {_TEXT_NOTE}",
+        json_schema_extra={"pattern": SOME_TEXT},
+    )
+
+
+def _free_text(max_length: int) -> Any:
+    """Text kept exactly as sent (may be empty)."""
+    return Field(max_length=max_length, description=_TEXT_NOTE, json_schema_extra={"pattern": NO_NUL})
+
+
+Title = Annotated[str, _required_text(300), AfterValidator(_trimmed)]
+Description = Annotated[str, _free_text(20_000)]
+Name = Annotated[str, _required_text(200), AfterValidator(_trimmed)]
+Reason = Annotated[str, _required_text(5_000), AfterValidator(_trimmed)]
+CommentBody = Annotated[str, _required_text(20_000), AfterValidator(_trimmed)]
+# Tags are ASCII identifiers (as in most label systems), so that every schema-driven client's
+# regex engine reads the pattern the same way.
+TAG_PATTERN = r"^[A-Za-z0-9_.:/-]{1,64}$"
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=TAG_PATTERN)]
+TenantId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=63, pattern=TENANT_ID_PATTERN),
+    Field(description="A tenant id: lowercase letters, digits and '-_.', starting with a letter or digit."),
 ]
-TenantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)]
+
+# An opaque page cursor, as a previous page's ``next_cursor`` gave it.
+Cursor = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=CURSOR_MAX_LENGTH, pattern=CURSOR_PATTERN),
+    Field(description="Opaque: the next_cursor of the previous page, for the same query."),
+]
+
+# Bounds of a ticket's free-form ``fields`` (besides each category's typed model): what one
+# tenant stores must never break another's list, an event's size or a Lambda's response limit.
+FIELDS_MAX_BYTES = 16 * 1024  # serialized as compact UTF-8 JSON
+FIELDS_MAX_DEPTH = 10  # objects/arrays nested inside ``fields``
+FIELDS_MAX_KEYS = 64  # per object
+FIELDS_MAX_ITEMS = 100  # per array
+FIELDS_MAX_STRING = 4_000  # characters, for every string value or key inside
+FIELDS_NOTE = (
+    f"At most {FIELDS_MAX_BYTES} bytes as compact UTF-8 JSON, nested at most {FIELDS_MAX_DEPTH} levels,"
+    f" {FIELDS_MAX_KEYS} keys per object, {FIELDS_MAX_ITEMS} items per array and {FIELDS_MAX_STRING}"
+    " characters per string."
+)
+
+
+def check_fields_bounds(fields: dict[str, Any]) -> dict[str, Any]:
+    """Refuse free-form ``fields`` beyond the bounds above (ValueError names the bound)."""
+
+    def walk(value: Any, depth: int) -> None:
+        if isinstance(value, str):
+            if len(value) > FIELDS_MAX_STRING:
+                raise ValueError(f"strings in fields are at most {FIELDS_MAX_STRING} characters")
+        elif isinstance(value, dict):
+            if depth > FIELDS_MAX_DEPTH:
+                raise ValueError(f"fields nest at most {FIELDS_MAX_DEPTH} levels")
+            if len(value) > FIELDS_MAX_KEYS:
+                raise ValueError(f"objects in fields have at most {FIELDS_MAX_KEYS} keys")
+            for key, item in value.items():
+                if len(key) > FIELDS_MAX_STRING:
+                    raise ValueError(f"keys in fields are at most {FIELDS_MAX_STRING} characters")
+                walk(item, depth + 1)
+        elif isinstance(value, list):
+            if depth > FIELDS_MAX_DEPTH:
+                raise ValueError(f"fields nest at most {FIELDS_MAX_DEPTH} levels")
+            if len(value) > FIELDS_MAX_ITEMS:
+                raise ValueError(f"arrays in fields have at most {FIELDS_MAX_ITEMS} items")
+            for item in value:
+                walk(item, depth + 1)
+
+    walk(fields, 0)
+    size = len(json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=str).encode())
+    if size > FIELDS_MAX_BYTES:
+        raise ValueError(f"fields are at most {FIELDS_MAX_BYTES} bytes as JSON, not {size}")
+    return fields
+
+
+# Long text inside a category's typed fields (the whole of ``fields`` is bounded too).
+FieldText = Annotated[str, _free_text(FIELDS_MAX_STRING)]
+
+Fields = Annotated[
+    dict[str, Any],
+    Field(description="Typed fields of the category. " + FIELDS_NOTE, max_length=FIELDS_MAX_KEYS),
+    AfterValidator(check_fields_bounds),
+]
 
 
 # Typed fields per category: all optional (a ticket can be opened before everything is known),
@@ -110,7 +212,7 @@ class HealthFields(_Fields):
 class PipelineFailureFields(_Fields):
     pipeline: Name | None = None
     run_id: Name | None = None
-    error: Description | None = None
+    error: FieldText | None = None
 
 
 class DataFreshnessFields(_Fields):
@@ -139,7 +241,7 @@ class CostAnomalyFields(_Fields):
 
 class SchemaChangeFields(_Fields):
     dataset: Name | None = None
-    change: Description | None = None
+    change: FieldText | None = None
     breaking: bool | None = None
 
 
@@ -158,7 +260,7 @@ class AccessFields(_Fields):
     resource: Name | None = None
     access_level: Literal["read", "write", "admin"] | None = None
     grantee: Name | None = None
-    justification: Description | None = None
+    justification: FieldText | None = None
 
 
 class ConfigurationFields(_Fields):
@@ -205,11 +307,52 @@ def validate_category_fields(category: Category | None, fields: dict[str, Any]) 
     return model.model_dump(mode="json", exclude_none=True)
 
 
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    """Optional members of a request are simply absent: their schema carries no ``default: null``."""
+    for prop in (schema.get("properties") or {}).values():
+        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+
+
+def _create_alternatives(schema: dict[str, Any]) -> None:
+    """What the schema cannot say by property alone: a ticket has a kind or a category (or both,
+    agreeing), and its ``fields`` are the typed fields of that category (none without one)."""
+    _drop_null_defaults(schema)
+    branches: list[dict[str, Any]] = []
+    for category, model in CATEGORY_FIELDS.items():
+        fields_schema = model.model_json_schema()
+        fields_schema.pop("title", None)
+        fields_schema["description"] = f"Typed fields of {category.value}. " + FIELDS_NOTE
+        branches.append(
+            {
+                "required": ["category"],
+                "properties": {
+                    "category": {"const": category.value},
+                    "kind": {"enum": [kind_of(category).value]},
+                    "fields": fields_schema,
+                },
+            }
+        )
+    branches.append(
+        {
+            "required": ["kind"],
+            "properties": {"category": {"type": "null"}, "fields": {"type": "object", "maxProperties": 0}},
+        }
+    )
+    schema["anyOf"] = branches
+    schema["description"] = (
+        "Give a kind or a category (the category implies the kind; both must agree). `fields` are the"
+        " typed fields of the category: none without one."
+    )
 
 
 class TicketCreate(_Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_create_alternatives)
+
     title: Title
     kind: Kind | None = None
     category: Category | None = None
@@ -222,7 +365,7 @@ class TicketCreate(_Request):
     assignee: Name | None = None
     queue: Name | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=50)
-    fields: dict[str, Any] = Field(default_factory=dict, description="Typed fields of the category")
+    fields: Fields = Field(default_factory=dict)
     resources: list[Name] = Field(
         default_factory=list, max_length=50, description="Linked platform resources"
     )
@@ -243,8 +386,27 @@ class TicketCreate(_Request):
         return self
 
 
+# PATCH members that may be changed but not cleared: their schema is not nullable, and null is a 422.
+_NOT_CLEARABLE = ("title", "description", "priority", "visibility", "tags", "fields", "resources")
+
+
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """Members that may be changed but not cleared are not nullable in the schema either."""
+    _drop_null_defaults(schema)
+    for name in _NOT_CLEARABLE:
+        prop = schema["properties"][name]
+        branches = [b for b in prop.pop("anyOf", []) if b != {"type": "null"}]
+        if len(branches) == 1:
+            prop.update(branches[0])
+        elif branches:
+            prop["anyOf"] = branches
+
+
 class TicketPatch(_Request):
-    """Fields a PATCH may change; absent fields stay as they are."""
+    """Fields a PATCH may change; absent fields stay as they are (JSON Merge Patch, RFC 7396:
+    ``null`` clears ``assignee`` and ``queue``; the other members cannot be cleared)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
     title: Title | None = None
     description: Description | None = None
@@ -253,10 +415,12 @@ class TicketPatch(_Request):
     queue: Name | None = None
     visibility: Visibility | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
-    fields: dict[str, Any] | None = None
+    fields: Fields | None = Field(
+        default=None, description="The ticket category's typed fields. " + FIELDS_NOTE
+    )
     resources: list[Name] | None = Field(default=None, max_length=50)
 
-    @field_validator("title", "priority", "visibility", "tags", "resources", "fields", "description")
+    @field_validator(*_NOT_CLEARABLE, mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -279,7 +443,7 @@ class TransitionRequest(_Request):
 
 
 class CommentCreate(_Request):
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+    body: CommentBody
     visibility: CommentVisibility = CommentVisibility.PUBLIC
 
 
@@ -326,14 +490,19 @@ class Comment(BaseModel):
 
 
 class TicketEvent(BaseModel):
-    seq: int
+    seq: int = Field(
+        description="Position in the trail: the audit sequence for platform roles; for tenant roles the"
+        " position among the public events (1, 2, 3... without gaps)."
+    )
     type: str
     actor: str
     at: datetime
     changes: dict[str, Any]
     visibility: CommentVisibility
     correlation_id: str | None
-    hash: str
+    hash: str | None = Field(
+        description="The event's link in the ticket's audit hash chain (platform roles; null for tenants)."
+    )
 
 
 class TicketPage(BaseModel):
@@ -356,7 +525,14 @@ class TicketQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    q: (
+        Annotated[
+            str,
+            Field(max_length=500, description="Full-text query. " + _TEXT_NOTE),
+            AfterValidator(str.strip),
+        ]
+        | None
+    ) = None
     state: list[State] | None = None
     priority: list[Priority] | None = None
     kind: list[Kind] | None = None
@@ -365,7 +541,7 @@ class TicketQuery(BaseModel):
     assignee: Name | None = None
     tag: Tag | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
+    cursor: Cursor | None = None
 
 
 class PageQuery(BaseModel):
@@ -374,4 +550,4 @@ class PageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
+    cursor: Cursor | None = None

@@ -24,7 +24,7 @@ from shared import pagination
 from shared.auth import Principal
 from shared.db import Connection
 from shared.errors import Forbidden
-from shared.models import Ticket, TicketPage, TicketQuery
+from shared.models import Ticket, TicketQuery
 from shared.tickets import COLUMNS, scope_filter, to_model
 
 # One page's ids, newest first; NULL arguments are filters not given. The function plans its
@@ -63,14 +63,16 @@ def build(principal: Principal, query: TicketQuery) -> tuple[sql.Composed, dict[
         "tenant_id": query.tenant_id or None,
         "assignee": query.assignee or None,
         "tag": query.tag or None,
-        "after": pagination.decode_uuid(query.cursor, fingerprint) if query.cursor else None,
+        "after": pagination.decode(query.cursor, fingerprint, pagination.IdPosition).id
+        if query.cursor
+        else None,
         "limit": query.limit + 1,
         "_fingerprint": fingerprint,
     }
     return _IDS.format(), params
 
 
-def search(conn: Connection, principal: Principal, query: TicketQuery) -> TicketPage:
+def search(conn: Connection, principal: Principal, query: TicketQuery) -> pagination.Page:
     statement, params = build(principal, query)
     fingerprint = params.pop("_fingerprint")
     ids: list[UUID] = [r["id"] for r in conn.execute(statement, params, prepare=False).fetchall()]
@@ -83,10 +85,13 @@ def search(conn: Connection, principal: Principal, query: TicketQuery) -> Ticket
             {**scope_params, "ids": page_ids},
             prepare=False,
         ).fetchall()
-        items = [to_model(r) for r in rows]
+        items = [to_model(r, principal) for r in rows]
     # The cursor continues after the last id the search returned for this page, so paging stays
     # exact even if one of those rows changed out of scope between the two statements.
-    next_cursor = (
-        pagination.encode({"id": str(page_ids[-1])}, fingerprint) if len(ids) > query.limit else None
+    return pagination.page(
+        items,
+        more=len(ids) > query.limit,
+        position=lambda t: pagination.IdPosition(id=t.id),
+        fingerprint=fingerprint,
+        end=pagination.IdPosition(id=page_ids[-1]) if page_ids else None,
     )
-    return TicketPage(items=items, next_cursor=next_cursor)

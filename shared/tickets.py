@@ -37,17 +37,21 @@ COLUMNS = (
     "id, key, tenant_id, visibility, kind, category, priority, state, title, description, requester,"
     " assignee, queue, tags, fields, resources, source, correlation_id, resolution, occurrence_count,"
     " first_seen_at, last_seen_at, version, created_at, updated_at, acked_at, first_response_at,"
-    " resolved_at, closed_at, canceled_at"
+    " resolved_at, closed_at, canceled_at, public_updated_at"
 )
-_LOCK_COLUMNS = COLUMNS + ", audit_seq, audit_hash"
+_LOCK_COLUMNS = COLUMNS + ", audit_seq, audit_hash, audit_public_seq"
+# Columns of the row that are not the ticket's API fields.
+_INTERNAL_COLUMNS = frozenset({"audit_seq", "audit_hash", "audit_public_seq", "public_updated_at"})
 
 INSERT = f"""
 INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
-                    first_seen_at, last_seen_at, created_at, updated_at, audit_seq, audit_hash)
+                    first_seen_at, last_seen_at, created_at, updated_at, public_updated_at, audit_seq,
+                    audit_hash, audit_public_seq)
 VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
         %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
-        %(resources)s, %(source)s, %(correlation_id)s, %(now)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s)
+        %(resources)s, %(source)s, %(correlation_id)s, %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 1,
+        %(audit_hash)s, 1)
 RETURNING {COLUMNS}
 """
 
@@ -97,8 +101,13 @@ def load_row(conn: Connection, principal: Principal, ref: str, *, lock: bool = F
     return row
 
 
-def to_model(row: dict[str, Any]) -> Ticket:
-    return Ticket.model_validate({k: v for k, v in row.items() if k not in ("audit_seq", "audit_hash")})
+def to_model(row: dict[str, Any], principal: Principal) -> Ticket:
+    """The ticket as ``principal`` may see it: tenants are shown the time of the last public
+    change as ``updated_at``, so that internal activity (an internal comment) cannot be inferred."""
+    values = {k: v for k, v in row.items() if k not in _INTERNAL_COLUMNS}
+    if not principal.is_platform:
+        values["updated_at"] = row["public_updated_at"] or row["created_at"]
+    return Ticket.model_validate(values)
 
 
 @dataclass
@@ -121,8 +130,8 @@ def apply_change(
     extra_detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``change`` to the locked ``row``: update, audit events, outbox rows. Returns the new row."""
-    prev_seq, prev_hash = row["audit_seq"], row["audit_hash"]
-    events = []
+    prev_seq, prev_hash, public_seq = row["audit_seq"], row["audit_hash"], row["audit_public_seq"]
+    events: list[tuple[audit.AuditEvent, int | None]] = []
     for event_type, changes, visibility in change.events:
         event = audit.next_event(
             ticket_id=row["id"],
@@ -135,7 +144,9 @@ def apply_change(
             visibility=visibility,
             correlation_id=correlation_id,
         )
-        events.append(event)
+        if visibility == "public":
+            public_seq += 1
+        events.append((event, public_seq if visibility == "public" else None))
         prev_seq, prev_hash = event.seq, event.hash
 
     assignments: list[sql.Composable] = [
@@ -146,7 +157,10 @@ def apply_change(
         sql.SQL("updated_at = %(now)s"),
         sql.SQL("audit_seq = %(audit_seq)s"),
         sql.SQL("audit_hash = %(audit_hash)s"),
+        sql.SQL("audit_public_seq = %(audit_public_seq)s"),
     ]
+    if public_seq != row["audit_public_seq"]:  # a public change: tenants see it as the last update
+        assignments.append(sql.SQL("public_updated_at = %(now)s"))
     if change.bump_version:
         assignments.append(sql.SQL("version = version + 1"))
     query = sql.SQL("UPDATE ticket SET {sets} WHERE id = %(id)s RETURNING {cols}").format(
@@ -156,7 +170,9 @@ def apply_change(
         f"set_{col}": (jsonb(value) if col in _JSON_FIELDS else value)
         for col, value in change.updates.items()
     }
-    params.update(id=row["id"], now=now, audit_seq=prev_seq, audit_hash=prev_hash)
+    params.update(
+        id=row["id"], now=now, audit_seq=prev_seq, audit_hash=prev_hash, audit_public_seq=public_seq
+    )
     new_row = conn.execute(query, params).fetchone()
     if new_row is None:  # the row was locked by us; only RLS could hide it now
         raise NotFound("The ticket is outside your scope.")
@@ -169,9 +185,12 @@ WRITE_EVENT = f"WITH audit AS ({audit.INSERT_EVENT}) {outbox.INSERT}"
 
 
 def _write_events(
-    conn: Connection, ticket: dict[str, Any], events: list[audit.AuditEvent], extra: dict[str, Any] | None
+    conn: Connection,
+    ticket: dict[str, Any],
+    events: list[tuple[audit.AuditEvent, int | None]],
+    extra: dict[str, Any] | None,
 ) -> None:
-    for event in events:
+    for event, public_seq in events:
         published = outbox.prepare(
             event_type=event.type,
             ticket=ticket,
@@ -199,6 +218,7 @@ def _write_events(
                 "correlation_id": event.correlation_id,
                 "prev_hash": event.prev_hash,
                 "hash": event.hash,
+                "public_seq": public_seq,
             },
         )
 
@@ -276,12 +296,12 @@ def create(
         },
     ).fetchone()
     assert row is not None
-    _write_events(conn, row, [event], None)
-    return to_model(row)
+    _write_events(conn, row, [(event, 1)], None)
+    return to_model(row, principal)
 
 
 def get(conn: Connection, principal: Principal, ref: str) -> Ticket:
-    return to_model(load_row(conn, principal, ref))
+    return to_model(load_row(conn, principal, ref), principal)
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -342,11 +362,13 @@ def update(
         raise ValidationFailed("A ticket without a tenant stays platform-only.")
     changes = {k: {"old": row[k], "new": v} for k, v in requested.items() if row[k] != v}
     if not changes:
-        return to_model(row)
+        return to_model(row, principal)
     change = Change(
         updates={k: requested[k] for k in changes}, events=[("ticket.updated", changes, "public")]
     )
-    return to_model(apply_change(conn, principal, row, change, correlation_id=correlation_id, now=now))
+    return to_model(
+        apply_change(conn, principal, row, change, correlation_id=correlation_id, now=now), principal
+    )
 
 
 def transition(
@@ -394,4 +416,6 @@ def transition(
     if request.resolution:
         changes["resolution"] = request.resolution
     change = Change(updates=updates, events=[("ticket.state_changed", changes, "public")])
-    return to_model(apply_change(conn, principal, row, change, correlation_id=correlation_id, now=now))
+    return to_model(
+        apply_change(conn, principal, row, change, correlation_id=correlation_id, now=now), principal
+    )

@@ -90,7 +90,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Unauthorized as exc:
         logger.info("Authorization rejected", extra={"reason": exc.detail})
         raise Exception(_UNAUTHORIZED) from None
-    sub = str(claims.get("sub") or "")
+    raw_sub = claims.get("sub")
+    # The Deny policy names the subject only when it is a plain, bounded one (it is logged and
+    # echoed by API Gateway); a malformed subject is the reason for the denial.
+    sub = raw_sub if isinstance(raw_sub, str) and 0 < len(raw_sub) <= 255 and raw_sub.isprintable() else "-"
     try:
         principal = Principal.from_claims(claims)
     except Unauthorized as exc:

@@ -17,7 +17,7 @@ def list_comments(ticket_id: str) -> Response[Any]:
     result = api.read(
         who, lambda conn: comments.list_for_ticket(conn, who, ticket_id, limit=page.limit, cursor=page.cursor)
     )
-    return api.json_response(200, result)
+    return api.page_response(result)
 
 
 handler = api.entrypoint(app)

@@ -15,7 +15,7 @@ def list_tickets() -> Response[Any]:
     who = api.principal(app)
     query = api.parse_query(app, TicketQuery, list_fields=("state", "priority", "kind", "category"))
     result = api.read(who, lambda conn: search.search(conn, who, query))
-    return api.json_response(200, result)
+    return api.page_response(result)
 
 
 handler = api.entrypoint(app)

@@ -432,6 +432,7 @@ def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> 
         "DbConnections",
         "AuthorizerErrors",
         "OutboxLag",
+        "OutboxParked",
         "AuditChainBroken",
         "AuditVerifyErrors",
     ):
@@ -452,6 +453,7 @@ def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> 
     for writer in ("create_ticket", "update_ticket", "transition_ticket", "add_comment"):
         assert has("AWS/Lambda", "Errors", FunctionName=logical[writer]), writer
     assert has("Ticketing", "OutboxLagSeconds")
+    assert has("Ticketing", "OutboxParked")
     assert has("Ticketing", "AuditChainsBroken")
     assert has("AWS/Lambda", "Errors", FunctionName=logical["audit_verify"])
 

@@ -128,13 +128,35 @@ def test_unknown_roles_are_dropped_from_the_context(key: SigningKey) -> None:
         pytest.param(
             {"tenant": "globex", "roles": ["tenant_user", "platform_operator"]}, id="mixed-with-tenant"
         ),
+        # Issue 8: claims of the wrong type or shape are refused, never a TypeError.
+        pytest.param({"roles": 5}, id="roles-a-number"),
+        pytest.param({"roles": True}, id="roles-true"),
+        pytest.param({"roles": {"tenant_user": True}}, id="roles-an-object"),
+        pytest.param({"roles": ["tenant_user", 7]}, id="roles-with-a-number"),
+        pytest.param({"tenant": "*"}, id="tenant-star"),
+        pytest.param({"tenant": "a:b"}, id="tenant-with-colon"),
+        pytest.param({"tenant": "Acme"}, id="tenant-uppercase"),
+        pytest.param({"tenant": "-acme"}, id="tenant-leading-dash"),
+        pytest.param({"tenant": "a" * 64}, id="tenant-too-long"),
+        pytest.param({"tenant": 42}, id="tenant-a-number"),
+        pytest.param({"sub": "a" * 256}, id="subject-too-long"),
+        pytest.param({"sub": "ali\nce"}, id="subject-with-control-character"),
+        # Issue 8/9: the system: namespace is the service's own, whatever roles the token carries.
+        pytest.param({"sub": "system:outbox", "tenant": None, "roles": ["service"]}, id="system-subject"),
+        pytest.param({"sub": "system:x", "roles": ["tenant_user"]}, id="system-subject-tenant"),
     ],
 )
 def test_verified_but_unacceptable_claims_are_denied(key: SigningKey, overrides: dict[str, Any]) -> None:
     result = invoke(token_event(f"Bearer {token(key, **overrides)}"))
     assert statement(result) == {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": STAGE_WILDCARD}
-    assert result["principalId"] == "alice"
     assert "context" not in result
+
+
+def test_valid_tenant_ids_and_long_subjects_up_to_the_bound_are_allowed(key: SigningKey) -> None:
+    for tenant in ("acme", "a", "0x", "a-b_c.d", "a" * 63):
+        assert statement(invoke(token_event(f"Bearer {token(key, tenant=tenant)}")))["Effect"] == "Allow"
+    result = invoke(token_event(f"Bearer {token(key, sub='s' * 255)}"))
+    assert statement(result)["Effect"] == "Allow" and result["context"]["sub"] == "s" * 255
 
 
 def unauthorized_cases(key: SigningKey) -> list[dict[str, Any]]:

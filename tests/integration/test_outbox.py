@@ -54,12 +54,12 @@ def test_entries_eventbridge_refuses_stay_pending_with_the_error(api, database, 
     )
     create_ticket()
     monkeypatch.undo()
-    published, failed = outbox.publish_batch(
+    batch = outbox.publish_batch(
         publisher=lambda entries: [
             {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"} for _ in entries
         ]
     )
-    assert (published, failed) == (0, 1)
+    assert (batch.published, len(batch.failed), batch.parked) == (0, 1, 0)
     with database.admin() as conn:
         row = conn.execute("SELECT attempts, last_error, published_at FROM outbox").fetchone()
     assert row["published_at"] is None and row["attempts"] >= 1 and "ThrottlingException" in row["last_error"]
