@@ -93,8 +93,9 @@ def prepare_database(name: str, *, fresh: bool) -> tuple[str, str]:
 
     Also points ``shared.db`` at it as the application role (DATABASE_URL).
     """
-    from shared import db, migrate
-    from shared.settings import get_settings
+    from shared import db
+    from shared.config.settings import get_settings
+    from shared.db import migrate
 
     root = server_url()
     with psycopg.connect(root, autocommit=True) as conn:

@@ -103,7 +103,7 @@ def run_handler(events: list[dict[str, Any]]) -> dict[str, float]:
     makes it. Returns the seconds until the responses and the seconds of the whole invocations."""
     from functions.create_ticket import handler as module
     from local.events import LambdaContext
-    from shared import after_response
+    from shared.runtime import after_response
 
     context = LambdaContext(function_name="create_ticket")
     after_response.host_this_thread()
@@ -124,7 +124,7 @@ def run_raw(start: int, n: int, *, pipelined: bool = False) -> float:
     ``pipelined``, in two round trips, as the handler's transaction does: the ticket's key comes
     back from the first insert and goes into the event); return the seconds."""
     from shared import audit, db
-    from shared.ids import uuid7
+    from shared.kernel.ids import uuid7
 
     conn = db.connection()
     requests = [body(i) for i in range(start, start + n)]
@@ -238,7 +238,7 @@ def offline_event_bus(where: str = "server") -> Iterator[None]:
     which charges EventBridge's own work to the handler's process as well.
     """
     from shared import aws
-    from shared.settings import get_settings
+    from shared.config.settings import get_settings
 
     os.environ["EVENT_BUS_NAME"] = BUS
     get_settings.cache_clear()
@@ -378,7 +378,8 @@ def breakdown_paths() -> dict[str, Runner]:
     """The handler with parts stubbed out; the differences show what each part costs."""
     from functions.create_ticket import handler as module
     from local.events import LambdaContext
-    from shared import api, aws, outbox
+    from shared import aws, outbox
+    from shared.http import app as api
 
     def bare_resolve(start: int, n: int) -> float:
         events = make_events(start, n)
@@ -439,7 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     with offline_event_bus(args.event_bus):
         # Lambda's init: import the handler; api.entrypoint tunes the collector when it runs in Lambda.
         from functions.create_ticket import handler as _  # noqa: F401
-        from shared import after_response
+        from shared.runtime import after_response
 
         after_response.tune_gc()
         # warm up: prepared statements, moto's first call

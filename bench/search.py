@@ -271,7 +271,8 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def run_search(principal: Any, query: Any) -> Any:
-    from shared import db, search
+    from shared import db
+    from shared.tickets import search
 
     with db.transaction(principal) as conn:
         return search.search(conn, principal, query)
@@ -287,7 +288,7 @@ ORDER BY id DESC LIMIT %(limit)s
 def run_ilike(principal: Any, shape: Shape, limit: int) -> int:
     """The same tenant query with ILIKE '%word%' (every word, in title or description)."""
     from shared import db
-    from shared.tickets import COLUMNS, to_model
+    from shared.tickets.service import COLUMNS, to_model
 
     words = [w.strip('"') for w in shape.q.split()]
     params: dict[str, Any] = {"tenant": principal.tenant, "limit": limit + 1}
@@ -327,7 +328,7 @@ def tenants_by_size(admin_url: str) -> list[tuple[str, int]]:
 def bench_full_text(
     tenants: list[str], repeat: int, limit: int, rng: random.Random
 ) -> dict[str, list[float]]:
-    from shared.models import TicketQuery
+    from shared.tickets.models import TicketQuery
 
     times: dict[str, list[float]] = {s.name: [] for s in SHAPES}
     for _ in range(repeat):
@@ -354,7 +355,7 @@ def bench_paging(
     name: str, principal: Any, filters: dict[str, Any], repeat: int
 ) -> tuple[float, float, float]:
     """(page 1 median ms, page 500 median ms, ms to walk pages 1..500 once) for limit 20."""
-    from shared.models import TicketQuery
+    from shared.tickets.models import TicketQuery
 
     first = TicketQuery(limit=20, **filters)
     cursor = None
@@ -383,8 +384,9 @@ def explain(admin_url: str, tenant: str) -> None:
     the same transaction-local scope (``db.set_scope``): it runs as its owner either way."""
     from psycopg.rows import dict_row
 
-    from shared import db, search
-    from shared.models import TicketQuery
+    from shared import db
+    from shared.tickets import search
+    from shared.tickets.models import TicketQuery
 
     principal = tenant_principal(tenant)
     with psycopg.connect(admin_url, autocommit=True, row_factory=dict_row) as conn:
@@ -489,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    from shared.models import TicketQuery
+    from shared.tickets.models import TicketQuery
 
     common.configure_env()
     fresh = args.reload

@@ -17,7 +17,7 @@ from constructs import Construct
 from infra.functions import FunctionContext, TicketingFunction
 from infra.nag import acknowledge
 from infra.queues import _construct_id
-from shared.routes import AUTHORIZER_FUNCTION, FunctionSettings, Route
+from shared.runtime.catalog import AUTHORIZER_FUNCTION, FunctionSettings, Route
 
 STAGE_NAME = "v1"
 THROTTLE_RATE = 200  # requests per second, steady state, for the whole stage

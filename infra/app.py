@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from infra.assets import REPO_ROOT, AssetBuilder
 from infra.config import StackSettings
 from infra.stack import TicketingStack
-from shared.routes import ROUTES, SCHEDULED, WORKERS, QueueWorker, Route, ScheduledFunction
+from shared.runtime.catalog import ROUTES, SCHEDULED, WORKERS, QueueWorker, Route, ScheduledFunction
 
 
 def cdk_json_context(repo_root: Path = REPO_ROOT) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from infra.functions import FunctionContext, TicketingFunction
 from infra.queues import _construct_id, dead_letter_queue
-from shared.routes import ScheduledFunction
+from shared.runtime.catalog import ScheduledFunction
 
 ASYNC_RETRIES = 2
 

@@ -25,7 +25,7 @@ from infra.assets import AssetBuilder
 from infra.database import APP_USER, DB_NAME, DB_PORT, Database
 from infra.nag import acknowledge
 from infra.network import Network
-from shared.routes import FunctionSettings
+from shared.runtime.catalog import FunctionSettings
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64

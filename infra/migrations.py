@@ -17,7 +17,7 @@ from constructs import Construct
 from infra.database import DB_NAME, DB_PORT, Database
 from infra.functions import FunctionContext, TicketingFunction
 from infra.nag import acknowledge
-from shared.routes import MIGRATE_FUNCTION, FunctionSettings
+from shared.runtime.catalog import MIGRATE_FUNCTION, FunctionSettings
 
 MIGRATE_SETTINGS = FunctionSettings(memory_mb=512, timeout_s=300, uses_database=True)
 ASSET_MIGRATIONS_DIR = "/var/task/migrations"

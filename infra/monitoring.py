@@ -2,8 +2,9 @@
 
 Failure classes: API 5xx and write-route function errors, API p99 latency, database connections,
 authorizer errors, outbox lag (the relay's ``Ticketing/OutboxLagSeconds`` metric), parked outbox
-rows (``Ticketing/OutboxParked``) and relay errors, a broken audit chain (``Ticketing/AuditChainsBroken``) and the verification's errors, and
-any message in any dead-letter queue.
+rows (``Ticketing/OutboxParked``) and relay errors, a broken audit chain
+(``Ticketing/AuditChainsBroken``) and the verification's errors, and any message in any
+dead-letter queue.
 """
 
 from __future__ import annotations

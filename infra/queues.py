@@ -17,7 +17,7 @@ from constructs import Construct
 
 from infra.functions import FunctionContext, TicketingFunction
 from infra.nag import acknowledge
-from shared.routes import QueueWorker
+from shared.runtime.catalog import QueueWorker
 
 VISIBILITY_FACTOR = 6
 DLQ_RETENTION = Duration.days(14)

@@ -23,7 +23,7 @@ from infra.monitoring import Monitoring, Watched
 from infra.network import Network
 from infra.queues import QueueWorkers
 from infra.storage import Storage
-from shared.routes import ROUTES, SCHEDULED, WORKERS, QueueWorker, Route, ScheduledFunction
+from shared.runtime.catalog import ROUTES, SCHEDULED, WORKERS, QueueWorker, Route, ScheduledFunction
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OUTBOX_RELAY = "outbox_relay"

@@ -16,7 +16,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from shared.routes import WORKERS, QueueWorker
+from shared.runtime.catalog import WORKERS, QueueWorker
 
 log = logging.getLogger("local.aws")
 

@@ -34,9 +34,9 @@ from urllib.parse import unquote, urlsplit
 from local import invoke, lambdas
 from local.events import api_gateway_event, match_path
 from local.logs import kv
-from shared import after_response
-from shared.errors import problem_type
-from shared.routes import AUTHORIZER_FUNCTION, ROUTES, FunctionSettings, Route
+from shared.kernel.errors import problem_type
+from shared.runtime import after_response
+from shared.runtime.catalog import AUTHORIZER_FUNCTION, ROUTES, FunctionSettings, Route
 
 log = logging.getLogger("local.gateway")
 

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from local import lambdas
-from shared.routes import SCHEDULED, WORKERS, FunctionSettings
+from shared.runtime.catalog import SCHEDULED, WORKERS, FunctionSettings
 
 PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 

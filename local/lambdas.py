@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from local.events import LambdaContext
-from shared.routes import FunctionSettings
+from shared.runtime.catalog import FunctionSettings
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from shared.migrate import APP_ROLE, apply
+from shared.db.migrate import APP_ROLE, apply
 
 log = logging.getLogger("local.pg")
 

@@ -76,8 +76,8 @@ def main() -> int:
         os.environ["DATABASE_URL"] = db.app_url
 
         from shared import aws as shared_aws
-        from shared import tokens
-        from shared.settings import get_settings
+        from shared.auth import tokens
+        from shared.config.settings import get_settings
 
         get_settings.cache_clear()
         tokens.reset()

@@ -22,7 +22,7 @@ from local import lambdas
 from local.aws import LocalAws
 from local.events import scheduled_event, sqs_event
 from local.logs import kv
-from shared.routes import SCHEDULED, WORKERS, QueueWorker, ScheduledFunction
+from shared.runtime.catalog import SCHEDULED, WORKERS, QueueWorker, ScheduledFunction
 
 log = logging.getLogger("local.scheduler")
 

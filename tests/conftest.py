@@ -23,8 +23,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from local.events import LambdaContext
-from shared import aws, db, migrate
-from shared.settings import get_settings
+from shared import aws, db
+from shared.config.settings import get_settings
+from shared.db import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"

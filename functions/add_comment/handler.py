@@ -5,9 +5,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from shared import api, comments
 from shared.db import Connection
-from shared.models import Comment, CommentCreate
+from shared.http import app as api
+from shared.tickets import comments
+from shared.tickets.models import Comment, CommentCreate
 
 app = api.make_app()
 

@@ -27,7 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from shared import audit, db
 from shared.auth import Principal
-from shared.ids import parse_ref
+from shared.kernel.ids import parse_ref
 from shared.observability import logger, metrics, tracer
 
 SCHEDULED_WINDOW = timedelta(hours=25)

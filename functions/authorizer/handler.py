@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.auth import Principal
-from shared.errors import Forbidden, Unauthorized
+from shared.auth.tokens import verify_token
+from shared.kernel.errors import Forbidden, Unauthorized
 from shared.observability import logger
-from shared.tokens import verify_token
 
 _UNAUTHORIZED = "Unauthorized"
 

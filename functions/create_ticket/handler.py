@@ -5,9 +5,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from shared import api, tickets
 from shared.db import Connection
-from shared.models import Ticket, TicketCreate
+from shared.http import app as api
+from shared.tickets import service as tickets
+from shared.tickets.models import Ticket, TicketCreate
 
 app = api.make_app()
 

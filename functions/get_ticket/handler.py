@@ -4,7 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared import api, tickets
+from shared.http import app as api
+from shared.tickets import service as tickets
 
 app = api.make_app()
 

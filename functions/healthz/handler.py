@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared import api
+from shared.http import app as api
 
 app = api.make_app()
 

@@ -4,8 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared import api, comments
-from shared.models import PageQuery
+from shared.http import app as api
+from shared.tickets import comments
+from shared.tickets.models import PageQuery
 
 app = api.make_app()
 

@@ -4,8 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared import api, search
-from shared.models import TicketQuery
+from shared.http import app as api
+from shared.tickets import search
+from shared.tickets.models import TicketQuery
 
 app = api.make_app()
 

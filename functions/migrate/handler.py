@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared import aws, db, migrate
+from shared import aws, db
+from shared.db import migrate
 from shared.observability import logger
 
 PHYSICAL_ID = "ticketing-migrations"

@@ -4,7 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared import api, openapi
+from shared.http import app as api
+from shared.http import openapi
 
 app = api.make_app()
 

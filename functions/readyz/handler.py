@@ -4,7 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared import api, health
+from shared.db import health
+from shared.http import app as api
 
 app = api.make_app()
 

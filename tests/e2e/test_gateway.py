@@ -15,7 +15,7 @@ import pytest
 from local import keys
 from local.gateway import Gateway, method_arn, policy_allows, proxy_response, resolve
 from local.scheduler import parse_rate
-from shared import tokens
+from shared.auth import tokens
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from functions.migrate import handler as migrate_handler
-from shared import migrate
+from shared.db import migrate
 from tests.conftest import APP_PASSWORD, LOCAL, with_db
 
 MASTER_ARN = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:master"

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from infra.assets import AssetBuilder
-from shared.routes import (
+from shared.runtime.catalog import (
     AUTHORIZER_FUNCTION,
     MIGRATE_FUNCTION,
     ROUTES,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.routes import WORKERS, FunctionSettings, QueueWorker
+from shared.runtime.catalog import WORKERS, FunctionSettings, QueueWorker
 from tests.infra.conftest import Synth, of_type, synthesize
 
 Resources = dict[str, dict[str, Any]]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.events import LambdaContext, api_gateway_event, authorizer_context, match_path
-from shared.routes import ROUTES
+from shared.runtime.catalog import ROUTES
 from tests.conftest import Bus, Database
 
 

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from local.events import LambdaContext, api_gateway_event, authorizer_context
-from shared import after_response, aws, db
+from shared import aws, db
+from shared.runtime import after_response
 from tests.integration.conftest import ALICE, invoke
 
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:ticketing-create-ticket"

@@ -13,7 +13,7 @@ import pytest
 from functions.authorizer.handler import handler
 from local.events import FIXTURES, LambdaContext
 from local.keys import SigningKey, generate_private_key, sign, signing_key_from
-from shared import tokens
+from shared.auth import tokens
 
 ISSUER = "https://issuer.example"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/tickets/TCK-1"
@@ -277,7 +277,7 @@ def test_unknown_kids_refresh_the_jwks_at_most_once_per_cooldown(
 
 def test_an_unreachable_jwks_is_an_error_not_a_401(key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
     from local.aws import free_port
-    from shared.errors import ServiceUnavailable
+    from shared.kernel.errors import ServiceUnavailable
 
     monkeypatch.delenv("JWKS_JSON", raising=False)
     monkeypatch.setenv("JWKS_URL", f"http://127.0.0.1:{free_port()}/jwks.json")

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from shared import migrate
+from shared.db import migrate
 from tests.conftest import with_db
 
 EXPECTED_TABLES = {

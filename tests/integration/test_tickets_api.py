@@ -457,7 +457,7 @@ class TestOperational:
 
     def test_readyz_is_503_without_a_database(self, api, monkeypatch):
         from shared import db
-        from shared.settings import get_settings
+        from shared.config.settings import get_settings
 
         db.close_all()
         monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
@@ -465,7 +465,7 @@ class TestOperational:
         assert_problem(api("GET", "/readyz"), 503)
 
     def test_openapi_document_covers_every_route(self, api):
-        from shared.routes import ROUTES
+        from shared.runtime.catalog import ROUTES
 
         result = api("GET", "/openapi.json", caller=ALICE)
         assert result.status == 200

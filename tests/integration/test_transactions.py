@@ -12,8 +12,8 @@ from psycopg import pq
 
 from shared import db
 from shared.auth import Principal, Role
-from shared.errors import Conflict
-from shared.settings import get_settings
+from shared.config.settings import get_settings
+from shared.kernel.errors import Conflict
 from tests.integration.conftest import ALICE, create_ticket
 
 ACME = Principal(sub="alice", tenant="acme", roles=frozenset({Role.TENANT_USER}))

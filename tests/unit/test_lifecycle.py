@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared import lifecycle
 from shared.auth import Principal, Role
-from shared.errors import Forbidden, InvalidTransition, ValidationFailed
-from shared.models import Kind, State
+from shared.kernel.errors import Forbidden, InvalidTransition, ValidationFailed
+from shared.tickets import lifecycle
+from shared.tickets.models import Kind, State
 
 OPS = Principal("olga", None, frozenset({Role.PLATFORM_OPERATOR}))
 SERVICE = Principal("intake", None, frozenset({Role.SERVICE}))

@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from shared.auth import Principal, Role, parse_roles
-from shared.errors import Forbidden, Unauthorized
-from shared.ids import parse_ref, uuid7
-from shared.models import Kind, TicketCreate, TicketPatch, TicketQuery, TransitionRequest
+from shared.kernel.errors import Forbidden, Unauthorized
+from shared.kernel.ids import parse_ref, uuid7
+from shared.tickets.models import Kind, TicketCreate, TicketPatch, TicketQuery, TransitionRequest
 
 
 def test_kind_is_derived_from_category():

@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from local.keys import SigningKey, ensure_signing_key, generate_private_key, sign, signing_key_from
-from shared.errors import Unauthorized
-from shared.tokens import TokenConfigError, TokenSettings, TokenVerifier
+from shared.auth.tokens import TokenConfigError, TokenSettings, TokenVerifier
+from shared.kernel.errors import Unauthorized
 
 ISSUER = "https://issuer.example"
 AUDIENCE = "ticketing"

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from shared.auth import TENANT_ID_PATTERN
-from shared.pagination import CURSOR_MAX_LENGTH, CURSOR_PATTERN
+from shared.kernel.pagination import CURSOR_MAX_LENGTH, CURSOR_PATTERN
 
 
 class Kind(StrEnum):

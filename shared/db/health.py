@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import db
-from shared.errors import ServiceUnavailable
+from shared.kernel.errors import ServiceUnavailable
 
 READY = "SELECT to_regclass('public.ticket') IS NOT NULL AS migrated"
 

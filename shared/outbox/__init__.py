@@ -21,11 +21,12 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from shared import after_response, aws, db
+from shared import aws, db
 from shared.auth import Principal
-from shared.ids import uuid7
+from shared.config.settings import get_settings
+from shared.kernel.ids import uuid7
 from shared.observability import logger
-from shared.settings import get_settings
+from shared.runtime import after_response
 
 DETAIL_TYPES = {
     "ticket.created": "Ticket Created",

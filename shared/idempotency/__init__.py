@@ -19,7 +19,7 @@ from psycopg import errors as pg_errors
 
 from shared import db
 from shared.auth import Principal
-from shared.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
+from shared.kernel.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 

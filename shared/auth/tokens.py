@@ -35,7 +35,7 @@ from jwt import PyJWK, PyJWKClient, PyJWKSet
 from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError, PyJWKSetError
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import ServiceUnavailable, Unauthorized
+from shared.kernel.errors import ServiceUnavailable, Unauthorized
 
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
 _KEY_TYPE_FOR_ALG = {"RS256": "RSA", "ES256": "EC"}

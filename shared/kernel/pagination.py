@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from shared.errors import BadRequest
+from shared.kernel.errors import BadRequest
 
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"  # base64url, unpadded
 CURSOR_MAX_LENGTH = 512

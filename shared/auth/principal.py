@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from shared.errors import Forbidden, Unauthorized
+from shared.kernel.errors import Forbidden, Unauthorized
 
 
 class Role(StrEnum):

@@ -27,8 +27,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from shared.auth import Principal
-from shared.errors import Conflict, DomainError, ServiceUnavailable, ValidationFailed
-from shared.settings import Settings, get_settings
+from shared.config.settings import Settings, get_settings
+from shared.kernel.errors import Conflict, DomainError, ServiceUnavailable, ValidationFailed
 
 Connection = psycopg.Connection[dict[str, Any]]
 

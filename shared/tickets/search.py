@@ -20,12 +20,12 @@ from uuid import UUID
 
 from psycopg import sql
 
-from shared import pagination
 from shared.auth import Principal
 from shared.db import Connection
-from shared.errors import Forbidden
-from shared.models import Ticket, TicketQuery
-from shared.tickets import COLUMNS, scope_filter, to_model
+from shared.kernel import pagination
+from shared.kernel.errors import Forbidden
+from shared.tickets.models import Ticket, TicketQuery
+from shared.tickets.service import COLUMNS, scope_filter, to_model
 
 # One page's ids, newest first; NULL arguments are filters not given. The function plans its
 # statement for the arguments actually given on every call (dynamic SQL), so preparing this

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from shared.models import (
+from shared.runtime.catalog import ROUTES, Route
+from shared.tickets.models import (
     Comment,
     CommentCreate,
     CommentPage,
@@ -27,7 +28,6 @@ from shared.models import (
     TicketQuery,
     TransitionRequest,
 )
-from shared.routes import ROUTES, Route
 
 
 @dataclass(frozen=True)

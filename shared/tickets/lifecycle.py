@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.auth import PLATFORM_ROLES, TENANT_ROLES, Principal, Role
-from shared.errors import Forbidden, InvalidTransition, ValidationFailed
-from shared.models import Kind, State
+from shared.kernel.errors import Forbidden, InvalidTransition, ValidationFailed
+from shared.tickets.models import Kind, State
 
 _ALL = PLATFORM_ROLES | TENANT_ROLES
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 APP_ROLE = "ticketing_app"
 _LOCK_ID = 7_311_042_001  # arbitrary, stable: the advisory lock all runners share
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

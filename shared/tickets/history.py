@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import pagination, tickets
 from shared.auth import Principal
 from shared.db import Connection
-from shared.errors import BadRequest
-from shared.models import TicketEvent
+from shared.kernel import pagination
+from shared.kernel.errors import BadRequest
+from shared.tickets import service as tickets
+from shared.tickets.models import TicketEvent
 
 PLATFORM_LIST = """
 SELECT seq, type, actor, at, changes, visibility, correlation_id, hash

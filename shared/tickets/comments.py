@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared import pagination, tickets
 from shared.auth import Principal
 from shared.db import Connection
-from shared.errors import BadRequest, Forbidden
-from shared.ids import uuid7
-from shared.models import Comment, CommentCreate, CommentVisibility
+from shared.kernel import pagination
+from shared.kernel.errors import BadRequest, Forbidden
+from shared.kernel.ids import uuid7
+from shared.tickets import service as tickets
+from shared.tickets.models import Comment, CommentCreate, CommentVisibility
 
 INSERT = """
 INSERT INTO ticket_comment (id, ticket_id, author, body, visibility, created_at)

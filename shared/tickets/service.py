@@ -18,10 +18,10 @@ from psycopg import sql
 from shared import audit, outbox
 from shared.auth import Principal
 from shared.db import Connection, jsonb
-from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from shared.ids import parse_ref, uuid7
-from shared.lifecycle import check as check_transition
-from shared.models import (
+from shared.kernel.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from shared.kernel.ids import parse_ref, uuid7
+from shared.tickets.lifecycle import check as check_transition
+from shared.tickets.models import (
     Category,
     Kind,
     State,

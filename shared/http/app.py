@@ -25,11 +25,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from shared import after_response, db, idempotency, outbox, pagination
+from shared import db, idempotency, outbox
 from shared.auth import Principal
-from shared.errors import BadRequest, DomainError, Unauthorized, problem_type
+from shared.config.settings import get_settings
+from shared.kernel import pagination
+from shared.kernel.errors import BadRequest, DomainError, Unauthorized, problem_type
 from shared.observability import logger, tracer
-from shared.settings import get_settings
+from shared.runtime import after_response
 
 PROBLEM_JSON = "application/problem+json"
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)

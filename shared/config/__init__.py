@@ -1,0 +1,1 @@
+"""Settings (one pydantic model per function, from small mixins) and secrets."""

@@ -1,0 +1,1 @@
+"""HTTP glue for the route Lambdas: the resolver and problem+json (``app``), the OpenAPI document."""
