@@ -94,8 +94,8 @@ def prepare_database(name: str, *, fresh: bool) -> tuple[str, str]:
     Also points ``shared.db`` at it as the application role (DATABASE_URL).
     """
     from shared import db
-    from shared.config.settings import get_settings
     from shared.db import migrate
+    from shared.runtime import entrypoints
 
     root = server_url()
     with psycopg.connect(root, autocommit=True) as conn:
@@ -107,8 +107,9 @@ def prepare_database(name: str, *, fresh: bool) -> tuple[str, str]:
     migrate.apply(admin_url, app_password=APP_PASSWORD)
     app_url = with_db(root, name, user=migrate.APP_ROLE, password=APP_PASSWORD)
     os.environ["DATABASE_URL"] = app_url
-    get_settings.cache_clear()
+    entrypoints.reset()
     db.close_all()
+    db.configure(db.UrlSource(app_url))
     return admin_url, app_url
 
 

@@ -64,8 +64,9 @@ VALUES (%(ticket_id)s, 1, 'ticket.created', %(actor)s, %(at)s, %(changes)s, 'pub
         %(prev_hash)s, %(hash)s, 1)
 """
 INSERT_OUTBOX = """
-INSERT INTO outbox (event_id, detail_type, tenant_id, ticket_id, detail)
-VALUES (%(event_id)s, 'Ticket Created', %(tenant_id)s, %(ticket_id)s, %(detail)s)
+INSERT INTO outbox (event_id, detail_type, tenant_id, aggregate_type, aggregate_id, visibility, destination,
+                    detail)
+VALUES (%(event_id)s, 'Ticket Created', %(tenant_id)s, 'ticket', %(ticket_id)s, 'public', 'bus', %(detail)s)
 """
 SET_SCOPE = (
     "SELECT set_config('app.tenant_id', %s, true), set_config('app.is_platform', %s, true),"
@@ -215,7 +216,12 @@ def run_raw(start: int, n: int, *, pipelined: bool = False) -> float:
             }
             conn.execute(
                 INSERT_OUTBOX,
-                {"event_id": event_id, "tenant_id": TENANT, "ticket_id": ticket_id, "detail": Jsonb(detail)},
+                {
+                    "event_id": event_id,
+                    "tenant_id": TENANT,
+                    "ticket_id": str(ticket_id),
+                    "detail": Jsonb(detail),
+                },
             )
     elapsed = time.perf_counter() - started
     relay_catch_up()
@@ -238,10 +244,10 @@ def offline_event_bus(where: str = "server") -> Iterator[None]:
     which charges EventBridge's own work to the handler's process as well.
     """
     from shared import aws
-    from shared.config.settings import get_settings
+    from shared.runtime import entrypoints
 
     os.environ["EVENT_BUS_NAME"] = BUS
-    get_settings.cache_clear()
+    entrypoints.reset()
     with ExitStack() as stack:
         if where == "in-process":
             from moto import mock_aws
@@ -378,8 +384,8 @@ def breakdown_paths() -> dict[str, Runner]:
     """The handler with parts stubbed out; the differences show what each part costs."""
     from functions.create_ticket import handler as module
     from local.events import LambdaContext
-    from shared import aws, outbox
-    from shared.http import app as api
+    from shared import aws
+    from shared.runtime import entrypoints
 
     def bare_resolve(start: int, n: int) -> float:
         events = make_events(start, n)
@@ -390,9 +396,7 @@ def breakdown_paths() -> dict[str, Runner]:
         return time.perf_counter() - started
 
     no_put = _variant(put=(aws, "put_events", _stub_put_events))
-    no_flush = _variant(
-        flush=(api.outbox, "flush_after_commit", lambda publisher=None: outbox.take_recorded())
-    )
+    no_flush = _variant(flush=(entrypoints.outbox, "publish_committed", lambda messages, publishers: None))
     return {
         "handler": handler_path,
         "PutEvents stubbed": no_put(handler_path),
@@ -438,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
     counter = Counter()
     print(f"EventBridge: moto, {args.event_bus}")
     with offline_event_bus(args.event_bus):
-        # Lambda's init: import the handler; api.entrypoint tunes the collector when it runs in Lambda.
+        # Lambda's init: import the handler; its entrypoint tunes the collector when it runs in Lambda.
         from functions.create_ticket import handler as _  # noqa: F401
         from shared.runtime import after_response
 

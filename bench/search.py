@@ -288,7 +288,8 @@ ORDER BY id DESC LIMIT %(limit)s
 def run_ilike(principal: Any, shape: Shape, limit: int) -> int:
     """The same tenant query with ILIKE '%word%' (every word, in title or description)."""
     from shared import db
-    from shared.tickets.service import COLUMNS, to_model
+    from shared.tickets.repository import COLUMNS
+    from shared.tickets.service import to_model
 
     words = [w.strip('"') for w in shape.q.split()]
     params: dict[str, Any] = {"tenant": principal.tenant, "limit": limit + 1}

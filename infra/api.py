@@ -23,7 +23,7 @@ STAGE_NAME = "v1"
 THROTTLE_RATE = 200  # requests per second, steady state, for the whole stage
 THROTTLE_BURST = 400
 AUTH_CACHE = Duration.minutes(5)
-AUTHORIZER_SETTINGS = FunctionSettings(memory_mb=256, timeout_s=5, uses_database=False)
+AUTHORIZER_SETTINGS = FunctionSettings(memory_mb=256, timeout_s=5)
 PROBLEM_JSON = "application/problem+json"
 
 # (response type, status, title). Specific types first so that DEFAULT_4XX/5XX, which would

@@ -37,6 +37,8 @@ class StackSettings:
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None  # an existing topic: no topic is created then
     db_connections_alarm_threshold: int = 300
+    # Operator functions are deployed as "<prefix>-<name>" (runbook: ticketing-replay-dlq).
+    function_name_prefix: str = "ticketing"
 
     @classmethod
     def from_context(cls, node: Node) -> StackSettings:
@@ -61,4 +63,5 @@ class StackSettings:
             alarm_email=_optional(get("alarmEmail")),
             alarm_topic_arn=_optional(get("alarmTopicArn")),
             db_connections_alarm_threshold=int(get("dbConnectionsAlarmThreshold", 300)),
+            function_name_prefix=_optional(get("functionNamePrefix")) or "ticketing",
         )

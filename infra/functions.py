@@ -2,9 +2,9 @@
 
 Each function gets: arm64, Python 3.12, X-Ray tracing, the two layers (dependencies, ``shared``),
 a log group with retention, and an ``iam.Role`` whose only inline permission is writing to that
-log group. Functions with ``uses_database`` also get the VPC (ENI permissions), read on the app
-secret, ``rds-db:connect`` on the proxy and the DB settings; ``publishes_events`` adds
-``events:PutEvents`` on the ticket bus and nothing else.
+log group. A function that declares the database runs in the VPC (ENI permissions). Every other
+permission and setting follows from the function's declared resources, bound by the stack
+through ``infra/resources.py`` once everything exists.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,7 +21,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.assets import AssetBuilder
-from infra.database import APP_USER, DB_NAME, DB_PORT, Database
 from infra.nag import acknowledge
 from infra.network import Network
 from shared.runtime.catalog import FunctionSettings
@@ -60,13 +58,11 @@ RUNTIME_REASON = (
 
 @dataclass(frozen=True, kw_only=True)
 class FunctionContext:
-    """What every function may be wired to."""
+    """What every function is built with."""
 
     assets: AssetBuilder
     layers: tuple[lambda_.ILayerVersion, ...]
     network: Network
-    database: Database
-    bus: events.IEventBus
     log_level: str = "INFO"
 
 
@@ -86,6 +82,7 @@ class TicketingFunction(Construct):
         code: lambda_.Code | None = None,
         security_group: ec2.ISecurityGroup | None = None,
         async_dlq: sqs.IQueue | None = None,
+        function_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.name = name
@@ -113,12 +110,9 @@ class TicketingFunction(Construct):
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": context.log_level,
-            "EVENT_BUS_NAME": context.bus.event_bus_name,
-            "EVENT_SOURCE": SERVICE_NAME,
         }
         vpc_props: dict[str, object] = {}
-        if settings.uses_database:
-            database = context.database
+        if settings.uses_database or security_group is not None:
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=list(ENI_ACTIONS), resources=["*"])
             )
@@ -128,21 +122,12 @@ class TicketingFunction(Construct):
                 "vpc_subnets": context.network.app_subnets,
                 "security_groups": [security_group or context.network.lambda_sg],
             }
-            env.update(
-                DB_HOST=database.proxy.endpoint,
-                DB_PORT=str(DB_PORT),
-                DB_NAME=DB_NAME,
-                DB_SSLMODE="require",
-                DB_SECRET_ARN=database.app_secret.secret_arn,
-            )
-            database.app_secret.grant_read(self.role)
-            database.proxy.grant_connect(self.role, APP_USER)
         else:
             acknowledge(self.role, "IAM5[Resource::*]", XRAY_REASON)
-        if settings.publishes_events:
-            context.bus.grant_put_events_to(self.role)
         if settings.after_response:
-            env["AFTER_RESPONSE"] = "extension"  # publish after the response: shared/after_response.py
+            env["AFTER_RESPONSE"] = (
+                "extension"  # publish after the response: shared/runtime/after_response.py
+            )
         env.update(environment or {})
 
         self.function = lambda_.Function(
@@ -162,6 +147,7 @@ class TicketingFunction(Construct):
             role=self.role,
             environment=env,
             dead_letter_queue=async_dlq,
+            function_name=function_name,
             **vpc_props,  # type: ignore[arg-type]
         )
         acknowledge(self.function, "L1", RUNTIME_REASON)

@@ -19,7 +19,8 @@ from infra.functions import FunctionContext, TicketingFunction
 from infra.nag import acknowledge
 from shared.runtime.catalog import MIGRATE_FUNCTION, FunctionSettings
 
-MIGRATE_SETTINGS = FunctionSettings(memory_mb=512, timeout_s=300, uses_database=True)
+# Its own construct wires it (admin security group, both secrets): it declares no shared resources.
+MIGRATE_SETTINGS = FunctionSettings(memory_mb=512, timeout_s=300)
 ASSET_MIGRATIONS_DIR = "/var/task/migrations"
 
 
@@ -47,6 +48,7 @@ class Migrations(Construct):
             },
         )
         database.master_secret.grant_read(self.handler.role)
+        database.app_secret.grant_read(self.handler.role)
 
         framework_logs = logs.LogGroup(
             self, "ProviderLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY

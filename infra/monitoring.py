@@ -24,10 +24,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import METRICS_NAMESPACE, SERVICE_NAME, TicketingFunction
+from shared.runtime.catalog import FunctionSpec
 
 FIVE_MINUTES = Duration.minutes(5)
 LATENCY_P99_MS = 3000
-OUTBOX_LAG_SECONDS = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +37,8 @@ class Watched:
     api: apigw.RestApi
     write_functions: tuple[TicketingFunction, ...]
     authorizer: TicketingFunction
-    outbox_relay: TicketingFunction | None
-    audit_verify: TicketingFunction | None
+    # Functions whose catalog entry declares alarms (on their own metrics, or on their errors).
+    specs: tuple[tuple[FunctionSpec, TicketingFunction], ...]
     database: rds.DatabaseInstance
     proxy_name: str
     dlqs: tuple[tuple[str, sqs.IQueue], ...]
@@ -156,43 +156,31 @@ class Monitoring(Construct):
             threshold=1,
             description="The JWT authorizer raised errors: authenticated calls fail (runbook: authorizer).",
         )
-        if watched.outbox_relay is not None:
-            alarm(
-                "OutboxLag",
-                service_metric("OutboxLagSeconds", period=Duration.minutes(1)),
-                threshold=OUTBOX_LAG_SECONDS,
-                periods=5,
-                comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                description=f"Oldest unpublished outbox row older than {OUTBOX_LAG_SECONDS} s for 5 minutes "
-                "(runbook: outbox lag).",
-            )
-            alarm(
-                "OutboxParked",
-                service_metric("OutboxParked", period=Duration.minutes(5)),
-                threshold=1,
-                description="Outbox rows EventBridge refused again and again (or could never take) are parked"
-                " and not published (runbook: outbox parked).",
-            )
-            alarm(
-                "OutboxRelayErrors",
-                watched.outbox_relay.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
-                threshold=1,
-                description="The outbox relay raised errors (runbook: outbox lag).",
-            )
-        if watched.audit_verify is not None:
-            alarm(
-                "AuditChainBroken",
-                service_metric("AuditChainsBroken", period=FIVE_MINUTES),
-                threshold=1,
-                description="The audit verification found a broken hash chain: audit rows were changed "
-                "or removed outside the service (runbook: audit chain broken).",
-            )
-            alarm(
-                "AuditVerifyErrors",
-                watched.audit_verify.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
-                threshold=1,
-                description="The audit verification raised errors (runbook: audit chain broken).",
-            )
+        comparisons = {
+            "gte": cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            "gt": cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        }
+        for spec, fn in watched.specs:
+            for declared in spec.alarms:
+                alarm(
+                    declared.id,
+                    service_metric(
+                        declared.metric,
+                        period=Duration.minutes(declared.period_minutes),
+                        statistic=declared.statistic,
+                    ),
+                    threshold=declared.threshold,
+                    periods=declared.periods,
+                    comparison=comparisons[declared.comparison],
+                    description=declared.description,
+                )
+            if spec.errors_alarm is not None:
+                alarm(
+                    spec.errors_alarm.id,
+                    fn.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                    threshold=1,
+                    description=spec.errors_alarm.description,
+                )
         for name, dlq in watched.dlqs:
             alarm(
                 f"DlqDepth{_camel(name)}",

@@ -44,6 +44,7 @@ class QueueWorkerConstruct(Construct):
         *,
         worker: QueueWorker,
         context: FunctionContext,
+        bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
         self.worker = worker
@@ -74,7 +75,7 @@ class QueueWorkerConstruct(Construct):
                 self,
                 "Rule",
                 description=f"Feeds {worker.function}",
-                event_bus=context.bus,
+                event_bus=bus,
                 event_pattern=events.EventPattern(**pattern),  # type: ignore[arg-type]
                 targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq)],
             )
@@ -88,10 +89,13 @@ class QueueWorkers(Construct):
         *,
         workers: tuple[QueueWorker, ...],
         context: FunctionContext,
+        bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
         self.workers = [
-            QueueWorkerConstruct(self, _construct_id(worker.function), worker=worker, context=context)
+            QueueWorkerConstruct(
+                self, _construct_id(worker.function), worker=worker, context=context, bus=bus
+            )
             for worker in workers
         ]
 

@@ -1,7 +1,10 @@
 """The Ticketing stack: composes one construct per concern and wires them together.
 
-Routes, scheduled functions and workers default to ``shared.routes``; tests pass their own
-(e.g. an extra queue worker) to check what the stack makes of an entry.
+Routes, scheduled functions, workers and operator functions default to
+``shared.runtime.catalog``; tests pass their own (e.g. an extra queue worker) to check what the
+stack makes of an entry. Nothing here knows a function by name: what a function may touch comes
+from its declared resources (bound by ``infra/resources.py`` once every resource exists), its
+alarms and stack output from its catalog entry.
 """
 
 from __future__ import annotations
@@ -17,17 +20,27 @@ from infra.assets import AssetBuilder
 from infra.config import StackSettings
 from infra.database import Database
 from infra.events import Schedules, TicketBus
-from infra.functions import ARCHITECTURE, RUNTIME, FunctionContext
+from infra.functions import ARCHITECTURE, RUNTIME, SERVICE_NAME, FunctionContext, TicketingFunction
 from infra.migrations import Migrations
 from infra.monitoring import Monitoring, Watched
 from infra.network import Network
+from infra.operators import Operators
 from infra.queues import QueueWorkers
+from infra.resources import DeadLetterSource, ResourceContext, bind
 from infra.storage import Storage
-from shared.runtime.catalog import ROUTES, SCHEDULED, WORKERS, QueueWorker, Route, ScheduledFunction
+from shared.runtime.catalog import (
+    OPERATORS,
+    ROUTES,
+    SCHEDULED,
+    WORKERS,
+    FunctionSpec,
+    OperatorFunction,
+    QueueWorker,
+    Route,
+    ScheduledFunction,
+)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OUTBOX_RELAY = "outbox_relay"
-AUDIT_VERIFY = "audit_verify"
 
 
 class TicketingStack(cdk.Stack):
@@ -41,6 +54,7 @@ class TicketingStack(cdk.Stack):
         routes: tuple[Route, ...] = ROUTES,
         scheduled: tuple[ScheduledFunction, ...] = SCHEDULED,
         workers: tuple[QueueWorker, ...] = WORKERS,
+        operators: tuple[OperatorFunction, ...] = OPERATORS,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -76,9 +90,7 @@ class TicketingStack(cdk.Stack):
                 compatible_architectures=[ARCHITECTURE],
             ),
         )
-        context = FunctionContext(
-            assets=assets, layers=layers, network=self.network, database=self.database, bus=self.events.bus
-        )
+        context = FunctionContext(assets=assets, layers=layers, network=self.network)
         self.migrations = Migrations(self, "Migrations", context=context, database=self.database)
         self.api = Api(
             self,
@@ -90,11 +102,41 @@ class TicketingStack(cdk.Stack):
             jwt_audience=settings.jwt_audience,
         )
         self.schedules = Schedules(self, "Schedules", scheduled=scheduled, context=context)
-        self.workers = QueueWorkers(self, "Workers", workers=workers, context=context)
+        self.workers = QueueWorkers(self, "Workers", workers=workers, context=context, bus=self.events.bus)
+        self.operators = Operators(
+            self, "Operators", operators=operators, context=context, name_prefix=settings.function_name_prefix
+        )
+
+        # Every function's declared resources, bound now that every resource exists.
+        dead_letters = [
+            DeadLetterSource(name=name, dlq=fn.function.dead_letter_queue, function=fn)
+            for name, fn in self.schedules.functions.items()
+            if fn.function.dead_letter_queue is not None
+        ]
+        dead_letters += [
+            DeadLetterSource(name=w.worker.function, dlq=w.dlq, queue=w.queue) for w in self.workers.workers
+        ]
+        resources = ResourceContext(
+            database=self.database,
+            bus=self.events.bus,
+            event_source=SERVICE_NAME,
+            queues={w.worker.function: w.queue for w in self.workers.workers},
+            buckets={"attachments": self.storage.attachments},
+            dead_letters=dead_letters,
+        )
+        specs: list[tuple[FunctionSpec, TicketingFunction]] = [
+            *((r, self.api.functions[r.function]) for r in routes),
+            *((s, self.schedules.functions[s.function]) for s in scheduled),
+            *((w.worker, w.handler) for w in self.workers.workers),
+            *((o, self.operators.functions[o.function]) for o in operators),
+        ]
+        bound: set[str] = set()
+        for spec, fn in specs:
+            if spec.function not in bound:
+                bind(fn, resources)
+                bound.add(spec.function)
 
         write_functions = {r.function for r in routes if r.method in WRITE_METHODS}
-        dlqs = [(name, fn.function.dead_letter_queue) for name, fn in self.schedules.functions.items()]
-        dlqs += [(w.worker.function, w.dlq) for w in self.workers.workers]
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -104,18 +146,16 @@ class TicketingStack(cdk.Stack):
                     fn for name, fn in self.api.functions.items() if name in write_functions
                 ),
                 authorizer=self.api.authorizer_function,
-                outbox_relay=self.schedules.functions.get(OUTBOX_RELAY),
-                audit_verify=self.schedules.functions.get(AUDIT_VERIFY),
+                specs=tuple((spec, fn) for spec, fn in specs if spec.alarms or spec.errors_alarm),
                 database=self.database.instance,
                 proxy_name=self.database.proxy.db_proxy_name,
-                dlqs=tuple((name, q) for name, q in dlqs if q is not None),
+                dlqs=tuple((source.name, source.dlq) for source in dead_letters),
                 db_connections_threshold=settings.db_connections_alarm_threshold,
             ),
             alarm_email=settings.alarm_email,
             alarm_topic_arn=settings.alarm_topic_arn,
         )
 
-        relay = self.schedules.functions.get(OUTBOX_RELAY)
         outputs: dict[str, tuple[str, str]] = {
             "ApiUrl": (self.api.url, "Base URL of the REST API (stage included)"),
             "EventBusName": (self.events.bus.event_bus_name, "EventBridge bus for ticket events"),
@@ -128,14 +168,9 @@ class TicketingStack(cdk.Stack):
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic every alarm notifies"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
         }
-        if relay is not None:
-            outputs["OutboxRelayFunctionName"] = (relay.function.function_name, "Outbox relay (scheduled)")
-        verifier = self.schedules.functions.get(AUDIT_VERIFY)
-        if verifier is not None:
-            outputs["AuditVerifyFunctionName"] = (
-                verifier.function.function_name,
-                'Audit chain verification (daily); invoke with {"ticket": "TCK-42"} or a range',
-            )
+        for spec, fn in specs:
+            if spec.output:
+                outputs[spec.output] = (fn.function.function_name, spec.summary)
         for key, (value, description) in outputs.items():
             output = cdk.CfnOutput(self, key, value=value, description=description)
             output.override_logical_id(key)

@@ -16,6 +16,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+from shared.runtime import catalog
 from shared.runtime.catalog import WORKERS, QueueWorker
 
 log = logging.getLogger("local.aws")
@@ -36,8 +37,8 @@ def worker_queue_name(worker: QueueWorker) -> str:
 
 
 def worker_queue_env(worker: QueueWorker) -> str:
-    """The env var through which other functions find a worker's queue (e.g. TIMER_WORKER_QUEUE_URL)."""
-    return f"{worker.function.upper()}_QUEUE_URL"
+    """The env var through which other functions find a worker's queue (e.g. SLA_TIMER_QUEUE_URL)."""
+    return catalog.queue_env(worker.function)
 
 
 @dataclass
@@ -47,6 +48,8 @@ class LocalAws:
     bus_name: str
     tap_queue_url: str = ""
     worker_queue_urls: dict[str, str] = field(default_factory=dict)
+    dead_letter_queues: list[dict[str, str]] = field(default_factory=list)
+    buckets: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
         self.server.stop()
@@ -110,9 +113,43 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
             },
         )["QueueUrl"]
         aws.worker_queue_urls[worker.function] = url
-        os.environ[worker_queue_env(worker)] = url
+        source_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        aws.dead_letter_queues.append(
+            {
+                "name": worker.function,
+                "dlq_url": dlq_url,
+                "dlq_arn": dlq_arn,
+                "source_queue_url": url,
+                "source_queue_arn": source_arn,
+            }
+        )
         if worker.event_pattern:
             _route_bus_to_queue(
                 events, sqs, bus=bus_name, rule=name, pattern=dict(worker.event_pattern), url=url
             )
+    s3 = _client("s3", endpoint)
+    for bucket in ("attachments",):
+        physical = f"ticketing-local-{bucket}"
+        s3.create_bucket(Bucket=physical, CreateBucketConfiguration={"LocationConstraint": REGION})
+        aws.buckets[bucket] = physical
+    os.environ.update(declared_env(aws))
     return aws
+
+
+def declared_env(aws: LocalAws) -> dict[str, str]:
+    """The local values of the variables every declared resource is told by (as
+    ``infra/resources.py`` sets them in AWS): one process hosts every function here, so each
+    variable is set once, for all of them."""
+    env: dict[str, str] = {
+        "EVENT_BUS_NAME": aws.bus_name,
+        "EVENT_SOURCE": os.environ.get("EVENT_SOURCE", "ticketing"),
+    }
+    for worker, url in aws.worker_queue_urls.items():
+        env[catalog.queue_env(worker)] = url
+    for name, physical in aws.buckets.items():
+        (variable,) = catalog.Bucket(name).env_names()
+        env[variable] = physical
+    env["DEAD_LETTER_QUEUES"] = json.dumps(aws.dead_letter_queues)
+    return env

@@ -27,15 +27,14 @@ from typing import Any
 from urllib.parse import quote
 
 from local import lambdas
-from shared.runtime.catalog import SCHEDULED, WORKERS, FunctionSettings
+from shared.runtime.catalog import OPERATORS, SCHEDULED, WORKERS, FunctionSettings
 
 PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 
 
 def invocable() -> dict[str, FunctionSettings]:
     """The functions an operator may invoke directly, by folder name."""
-    functions = {s.function: s.settings for s in SCHEDULED}
-    functions.update({w.function: w.settings for w in WORKERS})
+    functions = {s.function: s.settings for s in (*SCHEDULED, *WORKERS, *OPERATORS)}
     return functions
 
 

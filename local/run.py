@@ -77,16 +77,18 @@ def main() -> int:
 
         from shared import aws as shared_aws
         from shared.auth import tokens
-        from shared.config.settings import get_settings
+        from shared.runtime import entrypoints
 
-        get_settings.cache_clear()
         tokens.reset()
-        settings = get_settings()
+        os.environ.setdefault("EVENT_BUS_NAME", "ticketing")
+        os.environ.setdefault("EVENT_SOURCE", "ticketing")
 
         from local import aws as local_aws
 
-        aws = local_aws.start(bus_name=settings.event_bus_name, event_source=settings.event_source)
+        # Every declared resource gets its local counterpart and its variable (local/aws.py).
+        aws = local_aws.start(bus_name=os.environ["EVENT_BUS_NAME"], event_source=os.environ["EVENT_SOURCE"])
         shared_aws.reset_clients()
+        entrypoints.reset()
 
         from local.scheduler import Scheduler
 

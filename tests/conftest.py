@@ -24,8 +24,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from local.events import LambdaContext
 from shared import aws, db
-from shared.config.settings import get_settings
+from shared.aws.publishers import EventBridgePublisher
 from shared.db import migrate
+from shared.runtime import entrypoints
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
@@ -39,6 +40,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.setdefault("EVENT_BUS_NAME", "ticketing")
 os.environ.pop("DATABASE_URL", None)
 
 
@@ -106,12 +108,14 @@ def database(pg_server_url: str, template_db: str, monkeypatch: pytest.MonkeyPat
         app_url=with_db(pg_server_url, name, user=migrate.APP_ROLE, password=APP_PASSWORD),
     )
     monkeypatch.setenv("DATABASE_URL", database.app_url)
-    get_settings.cache_clear()
+    entrypoints.reset()
+    db.configure(db.UrlSource(database.app_url))
     try:
         yield database
     finally:
         db.close_all(every_thread=True)
-        get_settings.cache_clear()
+        entrypoints.reset()
+        db.configure(None)
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
@@ -120,6 +124,11 @@ def database(pg_server_url: str, template_db: str, monkeypatch: pytest.MonkeyPat
 class Bus:
     name: str
     queue_url: str
+
+    @property
+    def publishers(self) -> dict[str, Any]:
+        """The outbox's publishers as a function that declares the bus gets them."""
+        return {"bus": EventBridgePublisher(self.name, "ticketing")}
 
     def received(self) -> list[dict[str, Any]]:
         """Every ticket event the bus delivered to the test queue so far (drains it)."""
@@ -142,7 +151,7 @@ def event_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
     from moto import mock_aws
 
     monkeypatch.setenv("EVENT_BUS_NAME", "ticketing-test")
-    get_settings.cache_clear()
+    entrypoints.reset()
     with mock_aws():
         aws.reset_clients()
         events, sqs = aws.client("events"), aws.client("sqs")
@@ -159,7 +168,7 @@ def event_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
         )
         yield Bus(name="ticketing-test", queue_url=queue_url)
     aws.reset_clients()
-    get_settings.cache_clear()
+    entrypoints.reset()
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ The run stops with ``complete: false`` and a ``next_after`` when little of its t
 Every broken chain is logged (ticket id, key, tenant, first bad seq, reason) and counted in the
 ``AuditChainsBroken`` metric, which is alarmed: a broken chain means someone changed or removed
 audit rows past the database's refusal (runbook: AuditChainBroken). Nothing is written.
+
+A payload that is not a request (a typo, an unknown ticket) is answered with ``{"error": {...}}``
+and pages nobody (``shared.runtime.entrypoints.operator``).
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared import audit, db
 from shared.auth import Principal
+from shared.kernel.errors import NotFound
 from shared.kernel.ids import parse_ref
-from shared.observability import logger, metrics, tracer
+from shared.observability import logger, metrics
+from shared.runtime import entrypoints
+from shared.tickets.models import TenantId
 
 SCHEDULED_WINDOW = timedelta(hours=25)
 # Stop starting batches when less than this is left of the invocation's time.
@@ -44,7 +50,7 @@ class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ticket: str | None = Field(default=None, description="A ticket's id or key (TCK-42)")
-    tenant_id: str | None = Field(default=None, min_length=1, max_length=128)
+    tenant_id: TenantId | None = None
     updated_since: AwareDatetime | None = None
     after: UUID | None = None
     limit: int = Field(default=500, ge=1, le=5000)
@@ -59,39 +65,23 @@ class VerifyRequest(BaseModel):
         return self
 
 
-class InvalidRequest(ValueError):
-    """The invocation's payload is not a request this function understands."""
-
-
-def parse(event: Any) -> VerifyRequest:
-    if (
-        isinstance(event, dict)
-        and event.get("detail-type") == "Scheduled Event"
-        and event.get("source") == "aws.events"
-    ):
-        scheduled_at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
-        return VerifyRequest(updated_since=scheduled_at - SCHEDULED_WINDOW)
-    if not isinstance(event, dict):
-        raise InvalidRequest('The payload must be a JSON object, e.g. {"ticket": "TCK-42"}.')
-    try:
-        return VerifyRequest.model_validate(event)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidRequest(f"Invalid audit_verify request: {problems}") from None
+def from_schedule(event: dict[str, Any]) -> VerifyRequest:
+    """The daily run: every ticket changed in the 25 hours before the schedule's time."""
+    scheduled_at = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    return VerifyRequest(updated_since=scheduled_at - SCHEDULED_WINDOW)
 
 
 def verify(request: VerifyRequest, context: LambdaContext | None = None) -> dict[str, Any]:
+    """Check the trails ``request`` names, in batches, until done or out of time."""
     ref = parse_ref(request.ticket) if request.ticket else None
     tickets = events = 0
     broken: list[audit.ChainBreak] = []
     after = request.after
     complete = False
     while True:
-        with db.transaction(PRINCIPAL) as conn:
+        with db.transaction(PRINCIPAL) as uow:
             result = audit.check_stored(
-                conn,
+                uow,
                 ticket=ref,
                 tenant_id=request.tenant_id,
                 updated_since=request.updated_since,
@@ -108,7 +98,7 @@ def verify(request: VerifyRequest, context: LambdaContext | None = None) -> dict
         if context is not None and context.get_remaining_time_in_millis() < TIME_RESERVE_MS:
             break
     if ref is not None and tickets == 0:
-        raise LookupError(f"No ticket '{request.ticket}'.")
+        raise NotFound(f"No ticket '{request.ticket}'.")
     for b in broken:
         logger.error("audit chain broken", extra=_described(b))
     return {
@@ -131,18 +121,17 @@ def _described(b: audit.ChainBreak) -> dict[str, Any]:
     }
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event)
+def run(request: VerifyRequest, services: entrypoints.Services, context: LambdaContext) -> dict[str, Any]:
     logger.info("audit verification", extra={"request": request.model_dump(mode="json", exclude_none=True)})
     summary = verify(request, context)
     metrics.add_metric(name="AuditTicketsChecked", unit=MetricUnit.Count, value=summary["tickets"])
     metrics.add_metric(name="AuditChainsBroken", unit=MetricUnit.Count, value=summary["broken_count"])
-    metrics.flush_metrics()  # only for a finished check: a refused request counts nothing
     level = logger.error if summary["broken_count"] else logger.info
     level(
         "audit verification done",
         extra={k: summary[k] for k in ("tickets", "events", "broken_count", "complete", "next_after")},
     )
     return summary
+
+
+handler = entrypoints.operator("audit_verify", run, VerifyRequest, scheduled=from_schedule)

@@ -4,17 +4,18 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.http import app as api
-from shared.tickets import service as tickets
+from shared import http
+from shared.runtime import entrypoints
+from shared.tickets import service
 
-app = api.make_app()
+app = http.make_app()
 
 
 @app.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> Response[Any]:
-    who = api.principal(app)
-    ticket = api.read(who, lambda conn: tickets.get(conn, who, ticket_id))
-    return api.json_response(200, ticket, {"ETag": tickets.etag(ticket)})
+    who = http.principal(app)
+    ticket = http.read(who, lambda uow: service.get(uow, who, ticket_id))
+    return http.json_response(200, ticket, {"ETag": http.etag(ticket.version)})
 
 
-handler = api.entrypoint(app)
+handler = entrypoints.http(app, "get_ticket")

@@ -4,14 +4,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.http import app as api
+from shared import http
+from shared.runtime import entrypoints
 
-app = api.make_app()
+app = http.make_app()
 
 
 @app.get("/healthz")
 def healthz() -> Response[Any]:
-    return api.json_response(200, {"status": "ok"})
+    return http.json_response(200, {"status": "ok"})
 
 
-handler = api.entrypoint(app)
+handler = entrypoints.http(app, "healthz")

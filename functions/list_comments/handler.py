@@ -4,21 +4,22 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.http import app as api
+from shared import http
+from shared.runtime import entrypoints
 from shared.tickets import comments
 from shared.tickets.models import PageQuery
 
-app = api.make_app()
+app = http.make_app()
 
 
 @app.get("/tickets/<ticket_id>/comments")
 def list_comments(ticket_id: str) -> Response[Any]:
-    who = api.principal(app)
-    page = api.parse_query(app, PageQuery)
-    result = api.read(
-        who, lambda conn: comments.list_for_ticket(conn, who, ticket_id, limit=page.limit, cursor=page.cursor)
+    who = http.principal(app)
+    page = http.parse_query(app, PageQuery)
+    result = http.read(
+        who, lambda uow: comments.list_for_ticket(uow, who, ticket_id, limit=page.limit, cursor=page.cursor)
     )
-    return api.page_response(result)
+    return http.page_response(result)
 
 
-handler = api.entrypoint(app)
+handler = entrypoints.http(app, "list_comments")

@@ -4,19 +4,20 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.http import app as api
+from shared import http
+from shared.runtime import entrypoints
 from shared.tickets import search
 from shared.tickets.models import TicketQuery
 
-app = api.make_app()
+app = http.make_app()
 
 
 @app.get("/tickets")
 def list_tickets() -> Response[Any]:
-    who = api.principal(app)
-    query = api.parse_query(app, TicketQuery, list_fields=("state", "priority", "kind", "category"))
-    result = api.read(who, lambda conn: search.search(conn, who, query))
-    return api.page_response(result)
+    who = http.principal(app)
+    query = http.parse_query(app, TicketQuery, list_fields=("state", "priority", "kind", "category"))
+    result = http.read(who, lambda uow: search.search(uow, who, query))
+    return http.page_response(result)
 
 
-handler = api.entrypoint(app)
+handler = entrypoints.http(app, "list_tickets")

@@ -1,18 +1,19 @@
-"""GET /openapi.json: the OpenAPI document, generated from the route table and the models."""
+"""GET /openapi.json: the OpenAPI document, generated from the route functions' resolvers."""
 
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.http import app as api
+from shared import http
 from shared.http import openapi
+from shared.runtime import entrypoints
 
-app = api.make_app()
+app = http.make_app()
 
 
 @app.get("/openapi.json")
 def openapi_document() -> Response[Any]:
-    return api.json_response(200, openapi.document())
+    return http.json_response(200, openapi.document())
 
 
-handler = api.entrypoint(app)
+handler = entrypoints.http(app, "openapi")

@@ -1,25 +1,35 @@
-"""Every minute: publish outbox rows left behind, report the lag and parked rows, purge expired state.
+"""Every minute: publish outbox rows left behind, report the lag and parked rows, purge expired
+state (idempotency keys, published outbox rows, the workers' inbound-message log).
 
-Invoked by an operator with ``{"unpark": true}``, it first puts parked rows back in line."""
+Invoked by an operator with ``{"unpark": true}``, it first puts parked rows back in line
+(runbook: outbox parked); ``{}`` runs it now.
+"""
+
+from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
 
 from shared import idempotency, outbox
-from shared.observability import logger, metrics, tracer
+from shared.observability import logger, metrics
+from shared.runtime import entrypoints, workers
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # An operator puts parked rows back in line with {"unpark": true} (runbook: outbox parked).
-    unparked = outbox.unpark() if isinstance(event, dict) and event.get("unpark") is True else 0
-    result = outbox.relay()
+class RelayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unpark: bool = False
+
+
+def run(request: RelayRequest, services: entrypoints.Services, context: LambdaContext) -> dict[str, Any]:
+    unparked = outbox.unpark() if request.unpark else 0
+    result = outbox.relay(services.publishers)
     purged_keys = idempotency.purge_expired()
     purged_rows = outbox.purge()
+    purged_inbound = workers.purge()
     metrics.add_metric(name="OutboxPublished", unit=MetricUnit.Count, value=result.published)
     metrics.add_metric(name="OutboxFailed", unit=MetricUnit.Count, value=result.failed)
     metrics.add_metric(name="OutboxPending", unit=MetricUnit.Count, value=result.pending)
@@ -35,6 +45,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "unparked": unparked,
         "purged_idempotency_keys": purged_keys,
         "purged_outbox_rows": purged_rows,
+        "purged_inbound_messages": purged_inbound,
     }
     logger.info("outbox relay run", extra=summary)
     return summary
+
+
+handler = entrypoints.operator("outbox_relay", run, RelayRequest, scheduled=lambda event: RelayRequest())

@@ -4,15 +4,16 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from shared import http
 from shared.db import health
-from shared.http import app as api
+from shared.runtime import entrypoints
 
-app = api.make_app()
+app = http.make_app()
 
 
 @app.get("/readyz")
 def readyz() -> Response[Any]:
-    return api.json_response(200, health.readiness())
+    return http.json_response(200, health.readiness())
 
 
-handler = api.entrypoint(app)
+handler = entrypoints.http(app, "readyz")

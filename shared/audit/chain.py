@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from shared.db import Connection
+    from shared.db import UnitOfWork
 
 GENESIS = "0" * 64
 
@@ -162,7 +162,7 @@ class CheckResult:
 
 
 def check_stored(
-    conn: Connection,
+    uow: UnitOfWork,
     *,
     ticket: UUID | int | None = None,
     tenant_id: str | None = None,
@@ -175,7 +175,7 @@ def check_stored(
     ``ticket`` is one ticket's id, or its key number (42 for TCK-42). Each trail must chain from
     the genesis hash, and its last event must be the one the ticket row names as its head
     (``audit_seq``/``audit_hash``, written in the same transaction as every event), so that
-    events removed from the end are found too. ``conn`` must see every row: a platform scope.
+    events removed from the end are found too. ``uow`` must see every row: a platform scope.
     """
     conditions = (
         ("id = %(ticket)s" if isinstance(ticket, UUID) else "key_num = %(ticket)s", "ticket", ticket),
@@ -185,12 +185,12 @@ def check_stored(
     )
     where = ["TRUE", *(condition for condition, _, value in conditions if value is not None)]
     params: dict[str, Any] = {"limit": limit} | {n: v for _, n, v in conditions if v is not None}
-    tickets = conn.execute(_TICKETS.format(where=" AND ".join(where)), params).fetchall()
+    tickets = uow.execute(_TICKETS.format(where=" AND ".join(where)), params).fetchall()
     if not tickets:
         return CheckResult(tickets=0, events=0, broken=[], next_after=None)
     trails: dict[UUID, list[dict[str, Any]]] = {t["id"]: [] for t in tickets}
     events = 0
-    for row in conn.execute(_TRAILS, {"ids": list(trails)}):
+    for row in uow.execute(_TRAILS, {"ids": list(trails)}):
         trails[row["ticket_id"]].append(row)
         events += 1
     broken: list[ChainBreak] = []

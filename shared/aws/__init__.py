@@ -1,4 +1,6 @@
-"""Thin boto3 clients, created on first use (never at import time) and reused.
+"""Thin boto3 clients, created on first use (never at import time) and reused, and the few
+calls the service makes through them (PutEvents, SendMessageBatch) with AWS's limits applied.
+The outbox's publishers (``publishers``) are built on these.
 
 boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the local stack points every client
 at its moto server.
@@ -6,7 +8,6 @@ at its moto server.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
@@ -19,13 +20,6 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 @cache
 def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
-
-
-@cache
-def get_secret_json(secret_arn: str) -> dict[str, Any]:
-    value = client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-    parsed: dict[str, Any] = json.loads(value)
-    return parsed
 
 
 # EventBridge's limit on one PutEvents entry, and on all the entries of one request, in bytes.
@@ -97,6 +91,41 @@ def put_events(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r if r is not None else {"ErrorCode": "NotSent"} for r in results]
 
 
+# SQS's limits on one SendMessageBatch request.
+SQS_MAX_BATCH = 10
+SQS_MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def send_messages(queue_url: str, messages: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """SendMessageBatch to one queue, one result per message, in order: None when accepted, else
+    ``{"Code", "Message"}``. Messages are ``{"MessageBody", "MessageAttributes"?, "DelaySeconds"?}``.
+    A message larger than SQS takes is not sent (``MessageTooLong``); a failure of the request
+    itself (the network, a 5xx, throttling) raises."""
+    sqs = client("sqs")
+    results: list[dict[str, Any] | None] = [None] * len(messages)
+    chunk: list[int] = []
+    size = 0
+
+    def send(indexes: list[int]) -> None:
+        entries = [{"Id": str(i), **messages[i]} for i in indexes]
+        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        for failure in response.get("Failed", []):
+            results[int(failure["Id"])] = {"Code": failure.get("Code"), "Message": failure.get("Message")}
+
+    for index, message in enumerate(messages):
+        length = len(str(message["MessageBody"]).encode())
+        if length > SQS_MAX_MESSAGE_BYTES:
+            results[index] = {"Code": "MessageTooLong", "Message": f"{length} bytes"}
+            continue
+        if chunk and (len(chunk) == SQS_MAX_BATCH or size + length > SQS_MAX_MESSAGE_BYTES):
+            send(chunk)
+            chunk, size = [], 0
+        chunk.append(index)
+        size += length
+    if chunk:
+        send(chunk)
+    return results
+
+
 def reset_clients() -> None:
     client.cache_clear()
-    get_secret_json.cache_clear()

@@ -1,21 +1,63 @@
-"""Settings, read from the environment when a handler first needs them (never at import time)."""
+"""Settings: small pydantic models, one per concern, composed into one model per function.
+
+Each function's model is composed (``shared.runtime.settings``) from ``RuntimeSettings`` and
+the mixin of every resource its catalog entry declares, and validated from the environment on
+the function's first invocation, never at import. A missing or malformed variable fails with
+``SettingsError`` naming it: a deployment bug is then one clear line in the log.
+
+Nothing in the domain reads these: entrypoints hand the domain what it needs (a database
+source, publishers, a clock, a time-to-live).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from functools import cache
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class SettingsError(Exception):
+    """The function's environment is missing a variable or holds a malformed one."""
 
-    # Locally and in tests: a libpq URL for the application role.
+
+class EnvSettings(BaseModel):
+    """A model read from environment variables: each field from the variable of its upper-case name."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if env is None else env
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(_describe(e) for e in exc.errors())
+            raise SettingsError(f"{cls.__name__}: {problems}") from None
+
+
+def _describe(error: Any) -> str:
+    loc = [str(p) for p in error.get("loc", ()) if p != "__root__"]
+    name = loc[0].upper() if loc else "environment"
+    return f"{name}: {error.get('msg', 'invalid')}"
+
+
+class RuntimeSettings(EnvSettings):
+    """What every function has."""
+
+    # Where work deferred until after the response runs (shared.runtime.after_response): "inline"
+    # (before the handler returns) or "extension" (a Lambda internal extension).
+    after_response: Literal["inline", "extension"] = "inline"
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+
+class DatabaseSettings(EnvSettings):
+    """PostgreSQL as ``ticketing_app``: a libpq URL locally, the app secret and RDS Proxy in AWS."""
+
     database_url: str | None = None
-    # In AWS: the app role's secret (username/password) and the RDS Proxy endpoint.
     db_secret_arn: str | None = None
     db_host: str | None = None
     db_port: int = 5432
@@ -23,20 +65,41 @@ class Settings(BaseModel):
     db_sslmode: str = "require"
     # Send each transaction's statements in psycopg's pipeline mode (fewer round trips).
     db_pipeline: bool = True
-    event_bus_name: str = "ticketing"
-    event_source: str = "ticketing"
-    idempotency_ttl_hours: int = 24
-    # Where work deferred until after the response runs (shared.after_response): "inline" (before
-    # the handler returns) or "extension" (a Lambda internal extension, after the response).
-    after_response: Literal["inline", "extension"] = "inline"
+    # How long a read of the secret is trusted; a refused password re-reads it at once.
+    db_secret_max_age_s: int = Field(default=300, ge=0)
 
+    @model_validator(mode="after")
+    def _one_way_in(self) -> DatabaseSettings:
+        if not self.database_url and not (self.db_secret_arn and self.db_host):
+            missing = [n for n in ("db_secret_arn", "db_host") if not getattr(self, n)]
+            needed = " and ".join(m.upper() for m in missing)
+            raise ValueError(f"set DATABASE_URL, or {needed} (the app secret and RDS Proxy)")
+        return self
+
+
+class EventBusSettings(EnvSettings):
+    """Publishing to the ticket bus."""
+
+    event_bus_name: str = Field(min_length=1)
+    event_source: str = Field(default="ticketing", min_length=1)
+
+
+class EmailSettings(EnvSettings):
+    ses_from_address: str = Field(min_length=3)
+    ses_identity_arn: str = Field(min_length=1)
+
+
+class DeadLetterSettings(EnvSettings):
+    """Every dead-letter queue and its source, as the stack (or the local stack) describes them."""
+
+    dead_letter_queues: list[dict[str, str]]
+
+    @model_validator(mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
-        return cls.model_validate(values)
-
-
-@cache
-def get_settings() -> Settings:
-    return Settings.from_env()
+    def _parse(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("dead_letter_queues"), str):
+            try:
+                data = {**data, "dead_letter_queues": json.loads(data["dead_letter_queues"])}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"DEAD_LETTER_QUEUES is not JSON: {exc}") from None
+        return data

@@ -1,30 +1,41 @@
-"""PostgreSQL: connections, scoped transactions, error translation (``connection``), the
-migration runner (``migrate``) and readiness (``health``)."""
+"""PostgreSQL: where it is and scoped transactions (``core``), the translation of its
+errors (``errors``), the migration runner (``migrate``) and readiness (``health``)."""
 
-from shared.db import connection as connection_module
-from shared.db.connection import (
+from shared.db.core import (
     SCOPE,
     Connection,
+    SecretSource,
+    Source,
+    UnitOfWork,
+    UrlSource,
     close_all,
+    configure,
+    configured,
     connection,
-    conninfo,
     jsonb,
     secret_conninfo,
     set_scope,
+    source_from_settings,
     transaction,
-    translate_errors,
 )
+from shared.db.errors import on_violation, translate_errors
 
 __all__ = [
     "SCOPE",
     "Connection",
+    "SecretSource",
+    "Source",
+    "UnitOfWork",
+    "UrlSource",
     "close_all",
+    "configure",
+    "configured",
     "connection",
-    "connection_module",
-    "conninfo",
     "jsonb",
+    "on_violation",
     "secret_conninfo",
     "set_scope",
+    "source_from_settings",
     "transaction",
     "translate_errors",
 ]

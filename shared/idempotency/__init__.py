@@ -66,7 +66,7 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
 
 
 def claim(
-    conn: db.Connection, principal: Principal, key: str, fingerprint: str, *, ttl_hours: int, wait: str = "5s"
+    uow: db.UnitOfWork, principal: Principal, key: str, fingerprint: str, *, ttl_hours: int, wait: str = "5s"
 ) -> StoredResponse | None:
     """Claim ``key`` for this request, or return the stored response of an earlier one.
 
@@ -74,20 +74,20 @@ def claim(
     IdempotencyInProgress (409) when the first request is still running past ``wait``.
     """
     params = {"principal": principal.scope_key, "key": key, "hash": fingerprint, "ttl": ttl_hours}
-    conn.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
-    conn.execute(DROP_EXPIRED, params)
+    uow.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
+    uow.execute(DROP_EXPIRED, params)
     try:
-        with conn.transaction():  # a savepoint: a lock timeout here leaves the outer transaction usable
-            claimed = conn.execute(CLAIM, params).fetchone()
+        with uow.savepoint():  # a savepoint: a lock timeout here leaves the outer transaction usable
+            claimed = uow.execute(CLAIM, params).fetchone()
     except pg_errors.LockNotAvailable as exc:
         raise IdempotencyInProgress(
             "A request with this Idempotency-Key is still in progress; retry later."
         ) from exc
     finally:
-        conn.execute("SELECT set_config('lock_timeout', '0', true)")
+        uow.execute("SELECT set_config('lock_timeout', '0', true)")
     if claimed:
         return None
-    row = conn.execute(READ, params).fetchone()
+    row = uow.execute(READ, params).fetchone()
     if row is None:  # expired and purged between the two statements: treat as new
         raise IdempotencyInProgress("The Idempotency-Key is being recycled; retry the request.")
     if row["request_hash"] != fingerprint:
@@ -97,8 +97,8 @@ def claim(
     return StoredResponse(int(row["status_code"]), row["response_body"], dict(row["headers"] or {}))
 
 
-def complete(conn: db.Connection, principal: Principal, key: str, response: StoredResponse) -> None:
-    conn.execute(
+def complete(uow: db.UnitOfWork, principal: Principal, key: str, response: StoredResponse) -> None:
+    uow.execute(
         COMPLETE,
         {
             "principal": principal.scope_key,
@@ -111,6 +111,6 @@ def complete(conn: db.Connection, principal: Principal, key: str, response: Stor
 
 
 def purge_expired() -> int:
-    with db.transaction(Principal.system("idempotency")) as conn:
-        row = conn.execute(PURGE).fetchone()
+    with db.transaction(Principal.system("idempotency")) as uow:
+        row = uow.execute(PURGE).fetchone()
         return int(row["purged"]) if row else 0

@@ -1,16 +1,136 @@
-"""The one table of everything that runs: HTTP routes, scheduled functions and queue workers.
+"""The one table of everything that runs: HTTP routes, scheduled functions, queue workers and
+operator functions, each with the resources it touches.
 
-Read by the CDK stack (``infra/``), by the local gateway (``local/``) and by the OpenAPI
-generator. Each entry names a folder under ``functions/``; that folder's ``handler.py``
-exposes ``handler(event, context)``. Adding a route or a worker is one entry here.
+Read by the CDK stack (``infra/``), by the local stack (``local/``), by the settings loader
+(``shared.config.settings``) and by the OpenAPI generator. Each entry names a folder under
+``functions/``; that folder's ``handler.py`` exposes ``handler(event, context)``. Adding a route,
+a worker or an operator function is one entry here.
 
-This module is pure data: it imports nothing beyond the standard library, so the stack and
-the gateway can read it without loading the domain.
+A function *declares* what it touches (``FunctionSettings.resources``): the database, publishing
+to the ticket bus, sending to a named worker's queue, a named bucket, SES, a named secret, the
+dead-letter queues. Each kind of declaration is mapped once, elsewhere, to its least-privilege
+IAM grant and environment variables (``infra/resources.py``), to the local stack's wiring
+(``local/aws.py``) and to the settings the function validates on its first invocation
+(``shared.config.settings``). Alarms on a function's own metrics are declared here too.
+
+This module is pure data: it imports nothing beyond the standard library, so the stack and the
+gateway can read it without loading the domain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# ---- resources a function may touch ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A declaration of something a function touches; ``env_names`` are what it is told by."""
+
+    def env_names(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Database(Resource):
+    """PostgreSQL through RDS Proxy as ``ticketing_app`` (VPC, app secret, rds-db:connect)."""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ("DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE")
+
+
+@dataclass(frozen=True)
+class EventBus(Resource):
+    """Publishing to the ticket bus (events:PutEvents on it, nothing else)."""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ("EVENT_BUS_NAME", "EVENT_SOURCE")
+
+
+@dataclass(frozen=True)
+class Queue(Resource):
+    """Sending to a worker's queue (sqs:SendMessage on that queue only)."""
+
+    worker: str  # the QueueWorker's function name
+
+    def env_names(self) -> tuple[str, ...]:
+        return (queue_env(self.worker),)
+
+
+@dataclass(frozen=True)
+class Bucket(Resource):
+    """Reading (and, with ``write``, writing) objects of a named bucket."""
+
+    name: str
+    write: bool = False
+
+    def env_names(self) -> tuple[str, ...]:
+        return (f"{_env(self.name)}_BUCKET_NAME",)
+
+
+@dataclass(frozen=True)
+class Email(Resource):
+    """Sending e-mail with SES from the configured identity."""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ("SES_FROM_ADDRESS", "SES_IDENTITY_ARN")
+
+
+@dataclass(frozen=True)
+class Secret(Resource):
+    """Reading one named secret (secretsmanager:GetSecretValue on it only)."""
+
+    name: str
+
+    def env_names(self) -> tuple[str, ...]:
+        return (f"{_env(self.name)}_SECRET_ARN",)
+
+
+@dataclass(frozen=True)
+class DeadLetterQueues(Resource):
+    """Every dead-letter queue of the stack, and putting their messages back where they came from."""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ("DEAD_LETTER_QUEUES",)
+
+
+def queue_env(worker: str) -> str:
+    """The variable that holds a worker's queue URL (e.g. ``SLA_TIMER_QUEUE_URL``)."""
+    return f"{_env(worker)}_QUEUE_URL"
+
+
+def _env(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+# ---- alarms on a function's own metrics ----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricAlarm:
+    """An alarm on a metric the function publishes (namespace ``Ticketing``, dimension ``service``).
+
+    ``id`` is the runbook's section name and the alarm's name suffix (``<stack>-<id>``).
+    """
+
+    id: str
+    metric: str
+    threshold: float
+    description: str
+    period_minutes: int = 5
+    periods: int = 1
+    comparison: Literal["gte", "gt"] = "gte"
+    statistic: str = "Maximum"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorsAlarm:
+    """An alarm on the function's own errors (any error in five minutes)."""
+
+    id: str
+    description: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,50 +140,68 @@ class FunctionSettings:
     memory_mb: int = 512
     timeout_s: int = 10
     reserved_concurrency: int | None = None
-    # Whether the function connects to PostgreSQL (it then runs in the VPC and gets the DB secret).
-    uses_database: bool = True
-    # Whether the function publishes ticket events to the bus (outbox flush after commit).
-    publishes_events: bool = False
-    # Whether the function registers the after-response Lambda extension, so that its post-commit
-    # publish runs after API Gateway has the response (shared/after_response.py).
+    resources: tuple[Resource, ...] = ()
+    # Registers the after-response Lambda extension, so that the post-commit publish runs after
+    # API Gateway has the response (shared/runtime/after_response.py).
     after_response: bool = False
 
+    @property
+    def uses_database(self) -> bool:
+        return any(isinstance(r, Database) for r in self.resources)
+
+    def declared(self, kind: type[Resource]) -> list[Resource]:
+        return [r for r in self.resources if isinstance(r, kind)]
+
 
 @dataclass(frozen=True, kw_only=True)
-class Route:
-    method: str
-    path: str  # API Gateway resource path, e.g. /tickets/{ticket_id}
+class FunctionSpec:
     function: str  # folder under functions/
     summary: str
+    settings: FunctionSettings = field(default_factory=FunctionSettings)
+    # Alarms on metrics the function publishes, and on its errors.
+    alarms: tuple[MetricAlarm, ...] = ()
+    errors_alarm: ErrorsAlarm | None = None
+    # The stack output that names the deployed function, for the runbook (e.g. OutboxRelayFunctionName).
+    output: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route(FunctionSpec):
+    method: str
+    path: str  # API Gateway resource path, e.g. /tickets/{ticket_id}
     auth: bool = True  # False only for health checks: everything else goes through the authorizer
-    settings: FunctionSettings = field(default_factory=FunctionSettings)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScheduledFunction:
-    function: str
+class ScheduledFunction(FunctionSpec):
     schedule: str  # EventBridge schedule expression
-    summary: str
-    settings: FunctionSettings = field(default_factory=FunctionSettings)
 
 
 @dataclass(frozen=True, kw_only=True)
-class QueueWorker:
+class QueueWorker(FunctionSpec):
     """A Lambda fed by its own SQS queue (with a DLQ), reporting partial batch failures."""
 
-    function: str
-    summary: str
     batch_size: int = 10
     max_receive_count: int = 5
     # Optional EventBridge pattern: when set, a rule on the ticket bus feeds the queue.
     event_pattern: dict[str, list[str]] | None = None
-    settings: FunctionSettings = field(default_factory=FunctionSettings)
 
 
-_WRITE = FunctionSettings(memory_mb=512, timeout_s=15, publishes_events=True, after_response=True)
-_READ = FunctionSettings(memory_mb=512, timeout_s=10)
-_SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15)
-_LIGHT = FunctionSettings(memory_mb=256, timeout_s=5, uses_database=False)
+@dataclass(frozen=True, kw_only=True)
+class OperatorFunction(FunctionSpec):
+    """A function only operators invoke (``aws lambda invoke``), deployed under a fixed name:
+    ``<functionNamePrefix>-<name>``, e.g. ``ticketing-replay-dlq``, so the runbook's commands
+    work as written."""
+
+    name: str
+
+
+_LIGHT = FunctionSettings(memory_mb=256, timeout_s=5)
+_READ = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
+_SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15, resources=(Database(),))
+_WRITE = FunctionSettings(
+    memory_mb=512, timeout_s=15, resources=(Database(), EventBus()), after_response=True
+)
 
 ROUTES: tuple[Route, ...] = (
     Route(method="GET", path="/healthz", function="healthz", summary="Liveness", auth=False, settings=_LIGHT),
@@ -73,7 +211,7 @@ ROUTES: tuple[Route, ...] = (
         function="readyz",
         summary="Readiness (checks the database)",
         auth=False,
-        settings=FunctionSettings(memory_mb=256, timeout_s=5),
+        settings=FunctionSettings(memory_mb=256, timeout_s=5, resources=(Database(),)),
     ),
     Route(
         method="GET",
@@ -88,7 +226,11 @@ ROUTES: tuple[Route, ...] = (
         function="create_ticket",
         summary="Open a ticket",
         settings=FunctionSettings(
-            memory_mb=512, timeout_s=15, publishes_events=True, after_response=True, reserved_concurrency=50
+            memory_mb=512,
+            timeout_s=15,
+            resources=(Database(), EventBus()),
+            after_response=True,
+            reserved_concurrency=50,
         ),
     ),
     Route(
@@ -142,32 +284,87 @@ ROUTES: tuple[Route, ...] = (
     ),
 )
 
+OUTBOX_LAG_SECONDS = 300
+
 SCHEDULED: tuple[ScheduledFunction, ...] = (
     ScheduledFunction(
         function="outbox_relay",
         schedule="rate(1 minute)",
-        summary="Publish outbox rows left behind; purge expired idempotency keys",
-        settings=FunctionSettings(memory_mb=512, timeout_s=60, reserved_concurrency=1, publishes_events=True),
+        summary="Publish outbox rows left behind; purge expired idempotency keys and old rows",
+        settings=FunctionSettings(
+            memory_mb=512, timeout_s=60, reserved_concurrency=1, resources=(Database(), EventBus())
+        ),
+        alarms=(
+            MetricAlarm(
+                id="OutboxLag",
+                metric="OutboxLagSeconds",
+                threshold=OUTBOX_LAG_SECONDS,
+                period_minutes=1,
+                periods=5,
+                comparison="gt",
+                description=f"Oldest unpublished outbox row older than {OUTBOX_LAG_SECONDS} s for 5 minutes"
+                " (runbook: outbox lag).",
+            ),
+            MetricAlarm(
+                id="OutboxParked",
+                metric="OutboxParked",
+                threshold=1,
+                description="Outbox rows EventBridge refused again and again (or could never take) are parked"
+                " and not published (runbook: outbox parked).",
+            ),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="OutboxRelayErrors", description="The outbox relay raised errors (runbook: outbox lag)."
+        ),
+        output="OutboxRelayFunctionName",
     ),
     ScheduledFunction(
         function="audit_verify",
         schedule="rate(1 day)",
         summary="Verify the audit trail's hash chains of tickets changed in the last 25 h; on demand, any",
-        settings=FunctionSettings(memory_mb=512, timeout_s=300, reserved_concurrency=1),
+        settings=FunctionSettings(
+            memory_mb=512, timeout_s=300, reserved_concurrency=1, resources=(Database(),)
+        ),
+        alarms=(
+            MetricAlarm(
+                id="AuditChainBroken",
+                metric="AuditChainsBroken",
+                threshold=1,
+                description="The audit verification found a broken hash chain: audit rows were changed or"
+                " removed outside the service (runbook: audit chain broken).",
+            ),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="AuditVerifyErrors",
+            description="The audit verification raised errors (runbook: audit chain broken).",
+        ),
+        output="AuditVerifyFunctionName",
     ),
 )
 
 # Queue-fed workers. Later issues (intake, SLA timers, webhooks) add one entry each.
 WORKERS: tuple[QueueWorker, ...] = ()
 
-# Functions the stack deploys that are neither routes nor scheduled (custom resources, operators).
+# Functions only operators invoke, under fixed names (runbook.md).
+OPERATORS: tuple[OperatorFunction, ...] = ()
+
+# Functions the stack deploys besides these tables (the authorizer, the migration custom resource).
 AUTHORIZER_FUNCTION = "authorizer"
 MIGRATE_FUNCTION = "migrate"
 
 
+def all_specs() -> list[FunctionSpec]:
+    return [*ROUTES, *SCHEDULED, *WORKERS, *OPERATORS]
+
+
 def all_function_names() -> list[str]:
-    names = [r.function for r in ROUTES] + [s.function for s in SCHEDULED] + [w.function for w in WORKERS]
+    names = list(dict.fromkeys(spec.function for spec in all_specs()))
     return [*names, AUTHORIZER_FUNCTION, MIGRATE_FUNCTION]
+
+
+def find(function: str) -> FunctionSpec | None:
+    """The first entry for a function folder (a route function serves one route)."""
+    return next((spec for spec in all_specs() if spec.function == function), None)
 
 
 def find_route(method: str, path_template: str) -> Route | None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from shared.auth import Principal
-from shared.db import Connection
+from shared.db import UnitOfWork
 from shared.kernel import pagination
 from shared.kernel.errors import BadRequest
-from shared.tickets import service as tickets
+from shared.tickets import repository
 from shared.tickets.models import TicketEvent
 
 PLATFORM_LIST = """
@@ -33,15 +33,15 @@ LIMIT %(limit)s
 
 
 def list_for_ticket(
-    conn: Connection, principal: Principal, ref: str, *, limit: int = 100, cursor: str | None = None
+    uow: UnitOfWork, principal: Principal, ref: str, *, limit: int = 100, cursor: str | None = None
 ) -> pagination.Page:
     if not 1 <= limit <= 200:
         raise BadRequest("limit must be between 1 and 200.")
-    row = tickets.load_row(conn, principal, ref)
+    row = repository.load(uow, principal, ref)
     fingerprint = pagination.query_fingerprint({"events": str(row["id"]), "platform": principal.is_platform})
     after = pagination.decode(cursor, fingerprint, pagination.SeqPosition).seq if cursor else 0
     params: dict[str, Any] = {"ticket_id": row["id"], "after": after, "limit": limit + 1}
-    rows = conn.execute(PLATFORM_LIST if principal.is_platform else PUBLIC_LIST, params).fetchall()
+    rows = uow.execute(PLATFORM_LIST if principal.is_platform else PUBLIC_LIST, params).fetchall()
     items = [TicketEvent.model_validate(r) for r in rows[:limit]]
     return pagination.page(
         items,

@@ -21,11 +21,12 @@ from uuid import UUID
 from psycopg import sql
 
 from shared.auth import Principal
-from shared.db import Connection
+from shared.db import UnitOfWork
 from shared.kernel import pagination
 from shared.kernel.errors import Forbidden
+from shared.tickets import repository
 from shared.tickets.models import Ticket, TicketQuery
-from shared.tickets.service import COLUMNS, scope_filter, to_model
+from shared.tickets.service import to_model
 
 # One page's ids, newest first; NULL arguments are filters not given. The function plans its
 # statement for the arguments actually given on every call (dynamic SQL), so preparing this
@@ -36,9 +37,6 @@ _IDS = sql.SQL(
     " categories => %(category)s, tenant_id => %(tenant_id)s, assignee => %(assignee)s,"
     " tag => %(tag)s, after => %(after)s, row_limit => %(limit)s)"
 )
-
-# The page's rows, read as the application role: its own scope filter, then RLS.
-_ROWS = "SELECT {cols} FROM ticket WHERE ticket.id = ANY(%(ids)s) AND {scope} ORDER BY ticket.id DESC"
 
 
 def build(principal: Principal, query: TicketQuery) -> tuple[sql.Composed, dict[str, Any]]:
@@ -72,20 +70,13 @@ def build(principal: Principal, query: TicketQuery) -> tuple[sql.Composed, dict[
     return _IDS.format(), params
 
 
-def search(conn: Connection, principal: Principal, query: TicketQuery) -> pagination.Page:
+def search(uow: UnitOfWork, principal: Principal, query: TicketQuery) -> pagination.Page:
     statement, params = build(principal, query)
     fingerprint = params.pop("_fingerprint")
-    ids: list[UUID] = [r["id"] for r in conn.execute(statement, params, prepare=False).fetchall()]
+    ids: list[UUID] = [r["id"] for r in uow.execute(statement, params, prepare=False).fetchall()]
     page_ids = ids[: query.limit]
-    items: list[Ticket] = []
-    if page_ids:
-        scope, scope_params = scope_filter(principal)
-        rows = conn.execute(
-            sql.SQL(_ROWS).format(cols=sql.SQL(COLUMNS), scope=scope),
-            {**scope_params, "ids": page_ids},
-            prepare=False,
-        ).fetchall()
-        items = [to_model(r, principal) for r in rows]
+    rows = repository.rows_by_id(uow, principal, page_ids) if page_ids else []
+    items: list[Ticket] = [to_model(r, principal) for r in rows]
     # The cursor continues after the last id the search returned for this page, so paging stays
     # exact even if one of those rows changed out of scope between the two statements.
     return pagination.page(

@@ -1,28 +1,33 @@
-"""Tickets: open, read, change and move through the lifecycle.
+"""The ticket service: open, read, change, comment on and move tickets through their lifecycle.
 
-Every function takes the caller's transaction (``shared.db.transaction(principal)``) and the
-principal, and scopes every query by it (the first wall; row-level security is the second).
-Every change bumps the ticket's version, appends hash-chained audit events and writes the
-matching outbox rows, all in that one transaction.
+Every function takes the caller's unit of work (``shared.db.transaction(principal)``) and the
+principal. Rules live here; SQL lives in ``repository``. One place, ``implications``, decides
+what a change implies (first response, acked/resolved/closed/canceled times, the version, the
+audit events), and one place, ``_apply``, writes it: the row, the hash-chained audit events,
+their outbox messages, then the in-transaction listeners (``on_change``). Every write path uses
+them: the API now; intake, e-mail and bulk operations later.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
-
-from psycopg import sql
+from datetime import datetime
+from typing import Any, Literal
 
 from shared import audit, outbox
 from shared.auth import Principal
-from shared.db import Connection, jsonb
-from shared.kernel.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from shared.kernel.ids import parse_ref, uuid7
+from shared.db import UnitOfWork
+from shared.kernel.clock import utcnow
+from shared.kernel.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed
+from shared.kernel.ids import uuid7
+from shared.tickets import events, repository
 from shared.tickets.lifecycle import check as check_transition
 from shared.tickets.models import (
     Category,
+    Comment,
+    CommentCreate,
+    CommentVisibility,
     Kind,
     State,
     Ticket,
@@ -33,94 +38,126 @@ from shared.tickets.models import (
     validate_category_fields,
 )
 
-COLUMNS = (
-    "id, key, tenant_id, visibility, kind, category, priority, state, title, description, requester,"
-    " assignee, queue, tags, fields, resources, source, correlation_id, resolution, occurrence_count,"
-    " first_seen_at, last_seen_at, version, created_at, updated_at, acked_at, first_response_at,"
-    " resolved_at, closed_at, canceled_at, public_updated_at"
-)
-_LOCK_COLUMNS = COLUMNS + ", audit_seq, audit_hash, audit_public_seq"
-# Columns of the row that are not the ticket's API fields.
-_INTERNAL_COLUMNS = frozenset({"audit_seq", "audit_hash", "audit_public_seq", "public_updated_at"})
-
-INSERT = f"""
-INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
-                    requester, assignee, queue, tags, fields, resources, source, correlation_id,
-                    first_seen_at, last_seen_at, created_at, updated_at, public_updated_at, audit_seq,
-                    audit_hash, audit_public_seq)
-VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
-        %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
-        %(resources)s, %(source)s, %(correlation_id)s, %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 1,
-        %(audit_hash)s, 1)
-RETURNING {COLUMNS}
-"""
-
 # Fields a tenant role may change on its own tickets; the rest are the platform's to set.
 TENANT_EDITABLE = frozenset({"title", "description", "tags", "fields", "resources"})
 # States in which a ticket's fields are frozen (move it back with a transition first).
 FROZEN_STATES = frozenset({State.CLOSED, State.CANCELED})
-_JSON_FIELDS = frozenset({"fields"})
+# A public comment's body travels in its event up to this size (UTF-8 bytes).
+EVENT_BODY_BYTES = 4096
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# ---- what a change is, and what it implies ------------------------------------------------------
 
 
-def scope_filter(principal: Principal) -> tuple[sql.Composable, dict[str, Any]]:
-    """The tenant filter every ticket query carries (row-level security repeats it)."""
-    if principal.is_platform:
-        return sql.SQL("TRUE"), {}
-    return (
-        sql.SQL("ticket.tenant_id = %(scope_tenant)s AND ticket.visibility <> 'platform_only'"),
-        {"scope_tenant": principal.tenant},
-    )
-
-
-def _ref_filter(ref: str) -> tuple[sql.Composable, dict[str, Any]]:
-    parsed = parse_ref(ref)
-    if parsed is None:
-        raise NotFound(f"No ticket '{ref}'. Refer to a ticket by its id or its key (TCK-42).")
-    if isinstance(parsed, UUID):
-        return sql.SQL("ticket.id = %(ref)s"), {"ref": parsed}
-    return sql.SQL("ticket.key_num = %(ref)s"), {"ref": parsed}
-
-
-def load_row(conn: Connection, principal: Principal, ref: str, *, lock: bool = False) -> dict[str, Any]:
-    """The ticket's row if the principal may see it; another tenant's ticket is NotFound."""
-    where_ref, params = _ref_filter(ref)
-    where_scope, scope_params = scope_filter(principal)
-    query = sql.SQL("SELECT {cols} FROM ticket WHERE {ref} AND {scope}{lock}").format(
-        cols=sql.SQL(_LOCK_COLUMNS),
-        ref=where_ref,
-        scope=where_scope,
-        lock=sql.SQL(" FOR UPDATE") if lock else sql.SQL(""),
-    )
-    row = conn.execute(query, {**params, **scope_params}).fetchone()
-    if row is None:
-        raise NotFound(f"No ticket '{ref}'.")
-    return row
-
-
-def to_model(row: dict[str, Any], principal: Principal) -> Ticket:
-    """The ticket as ``principal`` may see it: tenants are shown the time of the last public
-    change as ``updated_at``, so that internal activity (an internal comment) cannot be inferred."""
-    values = {k: v for k, v in row.items() if k not in _INTERNAL_COLUMNS}
-    if not principal.is_platform:
-        values["updated_at"] = row["public_updated_at"] or row["created_at"]
-    return Ticket.model_validate(values)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Change:
-    """What one operation does to a locked ticket row: column updates and audit events."""
+    """What an operation asks of a ticket: field values, a transition, or a comment added."""
 
-    updates: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)  # (type, changes, visibility)
+    fields: dict[str, Any] = field(default_factory=dict)
+    transition: TransitionRequest | None = None
+    comment: dict[str, Any] | None = None  # the comment row, once inserted
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What a change does to the row: column updates, audit events, whether the version moves."""
+
+    updates: dict[str, Any]
+    events: list[tuple[str, dict[str, Any], Literal["public", "internal"]]]
     bump_version: bool = True
 
 
-def apply_change(
-    conn: Connection,
+def _is_first_response(principal: Principal, row: dict[str, Any], change: Change) -> bool:
+    """A platform role's first public comment or first transition (other than canceling) is the
+    ticket's first response; a tenant's own comments never are."""
+    if not principal.is_platform or row["first_response_at"] is not None:
+        return False
+    if change.comment is not None:
+        return bool(change.comment["visibility"] == CommentVisibility.PUBLIC)
+    return change.transition is not None and change.transition.to is not State.CANCELED
+
+
+def implications(principal: Principal, row: dict[str, Any], change: Change, now: datetime) -> Effects:
+    """The one place that decides what a change implies. Pure: no I/O."""
+    updates: dict[str, Any] = {}
+    if _is_first_response(principal, row, change):
+        updates["first_response_at"] = now
+    if change.comment is not None:
+        visibility = change.comment["visibility"]
+        comment_event = {"comment_id": str(change.comment["id"]), "visibility": visibility}
+        return Effects(updates, [("comment.added", comment_event, visibility)], bump_version=False)
+    if change.transition is not None:
+        current, target = State(row["state"]), change.transition.to
+        updates["state"] = target.value
+        if target is State.ACK or (target is State.IN_PROGRESS and row["acked_at"] is None):
+            updates["acked_at"] = row["acked_at"] or now
+        if target is State.RESOLVED:
+            updates |= {"resolved_at": now, "resolution": change.transition.resolution}
+        elif target is State.CLOSED:
+            updates["closed_at"] = now
+        elif target is State.CANCELED:
+            updates |= {"canceled_at": now, "cancel_reason": change.transition.reason}
+        elif current in (State.RESOLVED, State.CLOSED):  # reopen
+            updates |= {"resolved_at": None, "closed_at": None, "resolution": None}
+        described: dict[str, Any] = {"state": {"old": current.value, "new": target.value}}
+        if change.transition.reason:
+            described["reason"] = change.transition.reason
+        if change.transition.resolution:
+            described["resolution"] = change.transition.resolution
+        return Effects(updates, [("ticket.state_changed", described, "public")])
+    changed = {k: {"old": row[k], "new": v} for k, v in change.fields.items() if row[k] != v}
+    updates |= {k: change.fields[k] for k in changed}
+    return Effects(updates, [("ticket.updated", changed, "public")] if changed else [])
+
+
+# ---- listeners: packages that react to a change inside its transaction ---------------------------
+
+
+@dataclass(frozen=True)
+class TicketChanged:
+    """What listeners are told: who changed which ticket how, inside the change's transaction."""
+
+    principal: Principal
+    before: dict[str, Any] | None  # None when the ticket was just created
+    after: dict[str, Any]
+    events: tuple[audit.AuditEvent, ...]
+    now: datetime
+
+
+Listener = Callable[[UnitOfWork, TicketChanged], None]
+_listeners: list[Listener] = []
+
+
+def on_change(listener: Listener) -> Listener:
+    """Register ``listener`` to run in the transaction of every ticket change (creation included),
+    after the row and its events are written: the SLA engine moves its clocks there, webhooks and
+    notifications enqueue their work. A listener that raises rolls the change back."""
+    _listeners.append(listener)
+    return listener
+
+
+def _notify(uow: UnitOfWork, changed: TicketChanged) -> None:
+    for listener in _listeners:
+        listener(uow, changed)
+
+
+# ---- writing a change -----------------------------------------------------------------------------
+
+
+def _write_events(
+    uow: UnitOfWork,
+    ticket: dict[str, Any],
+    written: list[tuple[audit.AuditEvent, int | None]],
+    extra: dict[str, Any] | None,
+) -> None:
+    for event, public_seq in written:
+        message, params = events.message(ticket, event, extra)
+        repository.write_event(uow, event, public_seq, params)
+        outbox.remember(uow, message)
+
+
+def _apply(
+    uow: UnitOfWork,
     principal: Principal,
     row: dict[str, Any],
     change: Change,
@@ -129,13 +166,17 @@ def apply_change(
     now: datetime,
     extra_detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write ``change`` to the locked ``row``: update, audit events, outbox rows. Returns the new row."""
-    prev_seq, prev_hash, public_seq = row["audit_seq"], row["audit_hash"], row["audit_public_seq"]
-    events: list[tuple[audit.AuditEvent, int | None]] = []
-    for event_type, changes, visibility in change.events:
+    """Write ``change`` to the locked ``row``: the row, its audit events and their outbox messages;
+    then tell the listeners. Returns the new row (the old one when nothing changed)."""
+    effects = implications(principal, row, change, now)
+    if not effects.events:
+        return row
+    seq, prev_hash, public_seq = row["audit_seq"], row["audit_hash"], row["audit_public_seq"]
+    written: list[tuple[audit.AuditEvent, int | None]] = []
+    for event_type, changes, visibility in effects.events:
         event = audit.next_event(
             ticket_id=row["id"],
-            prev_seq=prev_seq,
+            prev_seq=seq,
             prev_hash=prev_hash,
             type=event_type,
             actor=principal.sub,
@@ -146,81 +187,33 @@ def apply_change(
         )
         if visibility == "public":
             public_seq += 1
-        events.append((event, public_seq if visibility == "public" else None))
-        prev_seq, prev_hash = event.seq, event.hash
-
-    assignments: list[sql.Composable] = [
-        sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(f"set_{col}"))
-        for col in change.updates
-    ]
-    assignments += [
-        sql.SQL("updated_at = %(now)s"),
-        sql.SQL("audit_seq = %(audit_seq)s"),
-        sql.SQL("audit_hash = %(audit_hash)s"),
-        sql.SQL("audit_public_seq = %(audit_public_seq)s"),
-    ]
-    if public_seq != row["audit_public_seq"]:  # a public change: tenants see it as the last update
-        assignments.append(sql.SQL("public_updated_at = %(now)s"))
-    if change.bump_version:
-        assignments.append(sql.SQL("version = version + 1"))
-    query = sql.SQL("UPDATE ticket SET {sets} WHERE id = %(id)s RETURNING {cols}").format(
-        sets=sql.SQL(", ").join(assignments), cols=sql.SQL(_LOCK_COLUMNS)
+        written.append((event, public_seq if visibility == "public" else None))
+        seq, prev_hash = event.seq, event.hash
+    new_row = repository.update(
+        uow,
+        row,
+        effects.updates,
+        now=now,
+        audit_seq=seq,
+        audit_hash=prev_hash,
+        audit_public_seq=public_seq,
+        bump_version=effects.bump_version,
     )
-    params: dict[str, Any] = {
-        f"set_{col}": (jsonb(value) if col in _JSON_FIELDS else value)
-        for col, value in change.updates.items()
-    }
-    params.update(
-        id=row["id"], now=now, audit_seq=prev_seq, audit_hash=prev_hash, audit_public_seq=public_seq
-    )
-    new_row = conn.execute(query, params).fetchone()
-    if new_row is None:  # the row was locked by us; only RLS could hide it now
-        raise NotFound("The ticket is outside your scope.")
-    _write_events(conn, new_row, events, extra_detail)
+    _write_events(uow, new_row, written, extra_detail)
+    _notify(uow, TicketChanged(principal, row, new_row, tuple(e for e, _ in written), now))
     return new_row
 
 
-# One round trip per event: the audit row and its outbox row in one statement.
-WRITE_EVENT = f"WITH audit AS ({audit.INSERT_EVENT}) {outbox.INSERT}"
+def to_model(row: dict[str, Any], principal: Principal) -> Ticket:
+    """The ticket as ``principal`` may see it: tenants are shown the time of the last public
+    change as ``updated_at``, so that internal activity (an internal comment) cannot be inferred."""
+    values = {k: v for k, v in row.items() if k not in repository.INTERNAL_COLUMNS}
+    if not principal.is_platform:
+        values["updated_at"] = row["public_updated_at"] or row["created_at"]
+    return Ticket.model_validate(values)
 
 
-def _write_events(
-    conn: Connection,
-    ticket: dict[str, Any],
-    events: list[tuple[audit.AuditEvent, int | None]],
-    extra: dict[str, Any] | None,
-) -> None:
-    for event, public_seq in events:
-        published = outbox.prepare(
-            event_type=event.type,
-            ticket=ticket,
-            event={
-                "seq": event.seq,
-                "actor": event.actor,
-                "at": event.at.isoformat(),
-                "changes": event.changes,
-                "event_visibility": event.visibility,
-                "correlation_id": event.correlation_id,
-                **(extra or {}),
-            },
-        )
-        conn.execute(
-            WRITE_EVENT,
-            {
-                **published,
-                "ticket_id": event.ticket_id,
-                "seq": event.seq,
-                "type": event.type,
-                "actor": event.actor,
-                "at": event.at,
-                "changes": jsonb(event.changes),
-                "visibility": event.visibility,
-                "correlation_id": event.correlation_id,
-                "prev_hash": event.prev_hash,
-                "hash": event.hash,
-                "public_seq": public_seq,
-            },
-        )
+# ---- the operations ---------------------------------------------------------------------------------
 
 
 def _creation_scope(principal: Principal, data: TicketCreate) -> tuple[str | None, Visibility]:
@@ -244,7 +237,7 @@ def _creation_scope(principal: Principal, data: TicketCreate) -> tuple[str | Non
 
 
 def create(
-    conn: Connection,
+    uow: UnitOfWork,
     principal: Principal,
     data: TicketCreate,
     *,
@@ -284,44 +277,29 @@ def create(
         changes=changes,
         correlation_id=correlation_id,
     )
-    row = conn.execute(
-        INSERT,
-        {
-            **values,
-            "fields": jsonb(values["fields"]),
-            "id": ticket_id,
-            "correlation_id": correlation_id,
-            "now": now,
-            "audit_hash": event.hash,
-        },
-    ).fetchone()
-    assert row is not None
-    _write_events(conn, row, [(event, 1)], None)
+    row = repository.insert(
+        uow,
+        {**values, "id": ticket_id, "correlation_id": correlation_id, "now": now, "audit_hash": event.hash},
+    )
+    _write_events(uow, row, [(event, 1)], None)
+    _notify(uow, TicketChanged(principal, None, row, (event,), now))
     return to_model(row, principal)
 
 
-def get(conn: Connection, principal: Principal, ref: str) -> Ticket:
-    return to_model(load_row(conn, principal, ref), principal)
+def get(uow: UnitOfWork, principal: Principal, ref: str) -> Ticket:
+    return to_model(repository.load(uow, principal, ref), principal)
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """The version an If-Match header names: ``"3"``, ``W/"3"`` or ``3``; ``*`` or absent → None."""
-    if value is None or value.strip() == "*":
-        return None
-    raw = value.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+def _check_version(row: dict[str, Any], if_match: int | None) -> None:
+    if if_match is not None and if_match != row["version"]:
         raise PreconditionFailed(
-            f'If-Match must carry the ticket\'s version as its ETag, e.g. "3"; got {value!r}.'
+            f"The ticket is at version {row['version']}, not {if_match}; re-read it and retry.",
+            current_version=row["version"],
         )
-    return int(raw)
-
-
-def etag(ticket: Ticket) -> str:
-    return f'"{ticket.version}"'
 
 
 def update(
-    conn: Connection,
+    uow: UnitOfWork,
     principal: Principal,
     ref: str,
     patch: TicketPatch,
@@ -336,12 +314,8 @@ def update(
         refused = sorted(set(requested) - TENANT_EDITABLE)
         if refused:
             raise Forbidden(f"Only platform roles may change: {', '.join(refused)}.")
-    row = load_row(conn, principal, ref, lock=True)
-    if if_match is not None and if_match != row["version"]:
-        raise PreconditionFailed(
-            f"The ticket is at version {row['version']}, not {if_match}; re-read it and retry.",
-            current_version=row["version"],
-        )
+    row = repository.load(uow, principal, ref, lock=True)
+    _check_version(row, if_match)
     if State(row["state"]) in FROZEN_STATES:
         advice = "it is final" if row["state"] == State.CANCELED else "reopen it first"
         raise Conflict(f"A {row['state']} ticket cannot be changed; {advice}.", current_state=row["state"])
@@ -360,19 +334,12 @@ def update(
         and not row["tenant_id"]
     ):
         raise ValidationFailed("A ticket without a tenant stays platform-only.")
-    changes = {k: {"old": row[k], "new": v} for k, v in requested.items() if row[k] != v}
-    if not changes:
-        return to_model(row, principal)
-    change = Change(
-        updates={k: requested[k] for k in changes}, events=[("ticket.updated", changes, "public")]
-    )
-    return to_model(
-        apply_change(conn, principal, row, change, correlation_id=correlation_id, now=now), principal
-    )
+    new_row = _apply(uow, principal, row, Change(fields=requested), correlation_id=correlation_id, now=now)
+    return to_model(new_row, principal)
 
 
 def transition(
-    conn: Connection,
+    uow: UnitOfWork,
     principal: Principal,
     ref: str,
     request: TransitionRequest,
@@ -382,40 +349,68 @@ def transition(
     now: datetime | None = None,
 ) -> Ticket:
     now = now or utcnow()
-    row = load_row(conn, principal, ref, lock=True)
-    if if_match is not None and if_match != row["version"]:
-        raise PreconditionFailed(
-            f"The ticket is at version {row['version']}, not {if_match}; re-read it and retry.",
-            current_version=row["version"],
-        )
-    current, target = State(row["state"]), request.to
+    row = repository.load(uow, principal, ref, lock=True)
+    _check_version(row, if_match)
     check_transition(
         principal,
-        current=current,
-        target=target,
+        current=State(row["state"]),
+        target=request.to,
         kind=Kind(row["kind"]),
         reason=request.reason,
         resolution=request.resolution,
     )
-    updates: dict[str, Any] = {"state": target.value}
-    if target is State.ACK or (target is State.IN_PROGRESS and row["acked_at"] is None):
-        updates["acked_at"] = row["acked_at"] or now
-    if principal.is_platform and row["first_response_at"] is None and target is not State.CANCELED:
-        updates["first_response_at"] = now
-    if target is State.RESOLVED:
-        updates |= {"resolved_at": now, "resolution": request.resolution}
-    elif target is State.CLOSED:
-        updates["closed_at"] = now
-    elif target is State.CANCELED:
-        updates |= {"canceled_at": now, "cancel_reason": request.reason}
-    elif current in (State.RESOLVED, State.CLOSED):  # reopen
-        updates |= {"resolved_at": None, "closed_at": None, "resolution": None}
-    changes: dict[str, Any] = {"state": {"old": current.value, "new": target.value}}
-    if request.reason:
-        changes["reason"] = request.reason
-    if request.resolution:
-        changes["resolution"] = request.resolution
-    change = Change(updates=updates, events=[("ticket.state_changed", changes, "public")])
-    return to_model(
-        apply_change(conn, principal, row, change, correlation_id=correlation_id, now=now), principal
+    new_row = _apply(uow, principal, row, Change(transition=request), correlation_id=correlation_id, now=now)
+    return to_model(new_row, principal)
+
+
+def add_comment(
+    uow: UnitOfWork,
+    principal: Principal,
+    ref: str,
+    data: CommentCreate,
+    *,
+    correlation_id: str | None,
+    now: datetime | None = None,
+) -> Comment:
+    now = now or utcnow()
+    if data.visibility is CommentVisibility.INTERNAL and not principal.is_platform:
+        raise Forbidden("Internal comments are for platform roles only.")
+    row = repository.load(uow, principal, ref, lock=True)
+    comment = repository.insert_comment(
+        uow,
+        {
+            "id": uuid7(),
+            "ticket_id": row["id"],
+            "author": principal.sub,
+            "body": data.body,
+            "visibility": data.visibility.value,
+            "now": now,
+        },
     )
+    _apply(
+        uow,
+        principal,
+        row,
+        Change(comment=comment),
+        correlation_id=correlation_id,
+        now=now,
+        extra_detail={"comment": _event_comment(comment)},
+    )
+    return Comment.model_validate(comment)
+
+
+def _event_comment(comment: dict[str, Any]) -> dict[str, Any]:
+    """The comment as ticket events carry it. An internal comment's body stays out of the event:
+    events leave the service (rules, queues, webhooks), and only platform roles may read it,
+    through the API. A long public body is left out too (events stay small)."""
+    shown: dict[str, Any] = {
+        "id": str(comment["id"]),
+        "author": comment["author"],
+        "visibility": comment["visibility"],
+    }
+    if comment["visibility"] == CommentVisibility.PUBLIC:
+        if len(comment["body"].encode()) <= EVENT_BODY_BYTES:
+            shown["body"] = comment["body"]
+        else:
+            shown["body_omitted"] = True
+    return shown

@@ -12,6 +12,7 @@ from shared.runtime.catalog import (
     MIGRATE_FUNCTION,
     ROUTES,
     SCHEDULED,
+    EventBus,
     Route,
     ScheduledFunction,
     all_function_names,
@@ -208,7 +209,7 @@ def test_functions_connect_through_the_proxy_with_the_app_secret(resources: Reso
 def test_only_publishers_may_put_events(resources: Resources) -> None:
     logical = function_logical_ids(resources)
     entries: tuple[Route | ScheduledFunction, ...] = (*ROUTES, *SCHEDULED)
-    publishers = {e.function for e in entries if e.settings.publishes_events}
+    publishers = {e.function for e in entries if e.settings.declared(EventBus)}
     roles_with_put: set[str] = set()
     for policy in of_type(resources, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -230,7 +231,7 @@ def test_write_routes_publish_after_the_response(resources: Resources) -> None:
     for name, fn in functions.items():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
         assert (env.get("AFTER_RESPONSE") == "extension") == (name in deferring), name
-    assert all(route.settings.publishes_events for route in ROUTES if route.settings.after_response)
+    assert all(route.settings.declared(EventBus) for route in ROUTES if route.settings.after_response)
 
 
 def test_migrate_function_ships_the_migrations(synth: Synth, resources: Resources) -> None:

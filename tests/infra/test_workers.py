@@ -21,7 +21,7 @@ FAKE = QueueWorker(
     batch_size=7,
     max_receive_count=3,
     event_pattern={"source": ["ticketing"], "detail-type": ["ticket.created"]},
-    settings=FunctionSettings(memory_mb=256, timeout_s=20, uses_database=False),
+    settings=FunctionSettings(memory_mb=256, timeout_s=20),
 )
 
 

@@ -151,11 +151,14 @@ def test_big_runs_go_in_batches_and_stop_in_time(tickets):
         ([1, 2], "must be a JSON object"),
     ],
 )
-def test_bad_requests_are_refused_clearly(database, payload, message):
-    with pytest.raises(ValueError, match=message):
-        run(payload)
+def test_bad_requests_are_refused_clearly(database, payload, message, caplog):
+    # Issue 9: an operator's typo is a structured error result, not an exception that pages on-call.
+    result = run(payload)
+    assert result["error"]["type"] == "invalid_request"
+    assert message in result["error"]["message"]
+    assert "AuditTicketsChecked" not in caplog.text  # a refused request counts nothing
 
 
 def test_an_unknown_ticket_is_an_error(database):
-    with pytest.raises(LookupError, match="No ticket 'TCK-999999'"):
-        run({"ticket": "TCK-999999"})
+    result = run({"ticket": "TCK-999999"})
+    assert result == {"error": {"type": "not_found", "message": "No ticket 'TCK-999999'."}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -303,8 +304,8 @@ def _poison(database: Any, detail_bytes: int = 300_000) -> int:
     """An outbox row whose event EventBridge can never take (as a 7 MiB ticket's event was)."""
     with database.admin() as conn:
         row = conn.execute(
-            "INSERT INTO outbox (event_id, detail_type, detail)"
-            " VALUES (gen_random_uuid(), 'Ticket Updated', %s) RETURNING id",
+            "INSERT INTO outbox (event_id, detail_type, aggregate_type, aggregate_id, detail)"
+            " VALUES (gen_random_uuid(), 'Ticket Updated', 'ticket', 'x', %s) RETURNING id",
             (json.dumps({"blob": "x" * detail_bytes}),),
         ).fetchone()
     return int(row["id"])
@@ -316,7 +317,7 @@ def test_an_unpublishable_row_is_parked_and_the_others_are_published(api, databa
     with database.admin() as conn:  # as if the post-commit publish had been lost
         conn.execute("UPDATE outbox SET published_at = NULL")
     event_bus.received()
-    result = outbox.relay()
+    result = outbox.relay(event_bus.publishers)
     assert (result.published, result.parked, result.parked_total, result.pending) == (3, 1, 1, 0)
     assert {e["detail"]["ticket_id"] for e in event_bus.received()} == {t["id"] for t in tickets}
     with database.admin() as conn:
@@ -324,9 +325,9 @@ def test_an_unpublishable_row_is_parked_and_the_others_are_published(api, databa
             "SELECT attempts, last_error, parked_at FROM outbox WHERE id = %s", (poison,)
         ).fetchone()
     assert row["parked_at"] is not None and "EntryTooLarge" in row["last_error"]
-    assert outbox.relay().published == 0  # parked rows are not tried again...
+    assert outbox.relay(event_bus.publishers).published == 0  # parked rows are not tried again...
     assert outbox.unpark() == 1  # ...until an operator puts them back in line
-    assert outbox.relay().parked == 1
+    assert outbox.relay(event_bus.publishers).parked == 1
 
 
 def test_a_row_that_keeps_failing_never_holds_back_the_rows_behind_it(api, database, event_bus) -> None:
@@ -337,20 +338,15 @@ def test_a_row_that_keeps_failing_never_holds_back_the_rows_behind_it(api, datab
     event_bus.received()
     bad_ticket = first["id"]
 
-    def publisher(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from shared import aws
+    bus = event_bus.publishers["bus"]
 
-        good = [e for e in entries if bad_ticket not in e["Detail"]]
-        results = iter(aws.put_events(good))
-        return [
-            {"ErrorCode": "InvalidArgument", "ErrorMessage": "refused"}
-            if bad_ticket in e["Detail"]
-            else next(results)
-            for e in entries
-        ]
+    def publisher(messages: Sequence[outbox.Message]) -> list[str | None]:
+        good = [m for m in messages if bad_ticket not in m.detail]
+        results = iter(bus(good))
+        return ["InvalidArgument: refused" if bad_ticket in m.detail else next(results) for m in messages]
 
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
-        result = outbox.relay(batch_size=2, publisher=publisher)
+        result = outbox.relay({"bus": publisher}, batch_size=2)
         assert result.failed == 1 and result.parked == (1 if attempt == outbox.MAX_ATTEMPTS else 0)
         if attempt == 1:
             assert {e["detail"]["ticket_id"] for e in event_bus.received()} == {t["id"] for t in behind}

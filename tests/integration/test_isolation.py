@@ -8,6 +8,7 @@ from psycopg.rows import dict_row
 
 from shared import db
 from shared.auth import Principal, Role
+from shared.db import core as db_core
 from tests.integration.conftest import ALICE, GREG, OPS, create_ticket
 
 pytestmark = pytest.mark.usefixtures("api")
@@ -101,5 +102,5 @@ def test_a_connection_dropped_while_idle_is_replaced(api, database, monkeypatch)
     conn = db.connection()
     with database.admin() as admin:  # what RDS Proxy or a failover does to an idle client
         admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
-    monkeypatch.setattr(db.connection_module, "_IDLE_CHECK_S", -1.0)
+    monkeypatch.setattr(db_core, "IDLE_CHECK_S", -1.0)
     assert api("GET", f"/tickets/{ticket['id']}", caller=ALICE).status == 200

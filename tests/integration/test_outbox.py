@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Sequence
 
 from local.events import LambdaContext, scheduled_event
-from shared import outbox
+from shared import aws, outbox
 from tests.integration.conftest import ALICE, OPS, create_ticket
 
 
@@ -34,13 +35,13 @@ def test_what_the_flush_misses_the_relay_publishes(api, database, event_bus, mon
     def broken(entries):
         raise ConnectionError("EventBridge unreachable")
 
-    monkeypatch.setattr(outbox.aws, "put_events", broken)
-    ticket = create_ticket()  # the change commits even though publishing fails
-    assert api("GET", f"/tickets/{ticket['id']}", caller=ALICE).status == 200
-    assert pending(database) == 1
-    assert event_bus.received() == []
+    with monkeypatch.context() as patched:
+        patched.setattr(aws, "put_events", broken)
+        ticket = create_ticket()  # the change commits even though publishing fails
+        assert api("GET", f"/tickets/{ticket['id']}", caller=ALICE).status == 200
+        assert pending(database) == 1
+        assert event_bus.received() == []
 
-    monkeypatch.undo()
     relay = importlib.import_module("functions.outbox_relay.handler")
     summary = relay.handler(scheduled_event(), LambdaContext(function_name="outbox_relay"))
     assert summary["published"] == 1 and summary["pending"] == 0
@@ -50,20 +51,20 @@ def test_what_the_flush_misses_the_relay_publishes(api, database, event_bus, mon
 
 def test_entries_eventbridge_refuses_stay_pending_with_the_error(api, database, event_bus, monkeypatch):
     monkeypatch.setattr(
-        outbox.aws, "put_events", lambda entries: [{"ErrorCode": "InternalFailure"} for _ in entries]
+        aws, "put_events", lambda entries: [{"ErrorCode": "InternalFailure"} for _ in entries]
     )
     create_ticket()
     monkeypatch.undo()
-    batch = outbox.publish_batch(
-        publisher=lambda entries: [
-            {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"} for _ in entries
-        ]
-    )
+
+    def throttled(messages: Sequence[outbox.Message]) -> list[str | None]:
+        return ["ThrottlingException: slow down" for _ in messages]
+
+    batch = outbox.publish_batch({"bus": throttled})
     assert (batch.published, len(batch.failed), batch.parked) == (0, 1, 0)
     with database.admin() as conn:
         row = conn.execute("SELECT attempts, last_error, published_at FROM outbox").fetchone()
     assert row["published_at"] is None and row["attempts"] >= 1 and "ThrottlingException" in row["last_error"]
-    assert outbox.relay().published == 1
+    assert outbox.relay(event_bus.publishers).published == 1
 
 
 def test_internal_comment_events_are_marked_internal_and_carry_no_body(api, database, event_bus):

@@ -457,11 +457,11 @@ class TestOperational:
 
     def test_readyz_is_503_without_a_database(self, api, monkeypatch):
         from shared import db
-        from shared.config.settings import get_settings
+        from shared.runtime import entrypoints
 
         db.close_all()
         monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
-        get_settings.cache_clear()
+        entrypoints.reset()
         assert_problem(api("GET", "/readyz"), 503)
 
     def test_openapi_document_covers_every_route(self, api):

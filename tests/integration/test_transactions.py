@@ -12,8 +12,8 @@ from psycopg import pq
 
 from shared import db
 from shared.auth import Principal, Role
-from shared.config.settings import get_settings
 from shared.kernel.errors import Conflict
+from shared.runtime import entrypoints
 from tests.integration.conftest import ALICE, create_ticket
 
 ACME = Principal(sub="alice", tenant="acme", roles=frozenset({Role.TENANT_USER}))
@@ -77,9 +77,9 @@ def test_scope_and_first_query_share_a_round_trip(api, database):
 
 def test_with_pipelining_off_the_same_requests_work(api, database, monkeypatch):
     monkeypatch.setenv("DB_PIPELINE", "off")
-    get_settings.cache_clear()
-    assert get_settings().db_pipeline is False
-    ticket = create_ticket()
+    entrypoints.reset()
+    ticket = create_ticket()  # the handler's first invocation reads DB_PIPELINE and configures the database
+    assert db.configured().pipeline is False
     assert api("GET", f"/tickets/{ticket['id']}", caller=ALICE).status == 200
     with round_trips(db.connection()) as trips, db.transaction(ACME) as tx:
         tx.execute("SELECT title FROM ticket").fetchall()

@@ -1,0 +1,70 @@
+"""The outbox's publishers (``shared.outbox.Publisher``): EventBridge for the ticket bus, SQS
+for a worker's queue. Built by the entrypoints from the function's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from shared import aws
+from shared.outbox.messages import QUEUE_PREFIX, Message
+
+
+@dataclass(frozen=True)
+class EventBridgePublisher:
+    bus_name: str
+    source: str
+
+    def __call__(self, messages: Sequence[Message]) -> list[str | None]:
+        entries = [
+            {
+                "Source": self.source,
+                "DetailType": m.detail_type,
+                "Detail": m.detail,
+                "EventBusName": self.bus_name,
+                "Resources": [],
+                **({"Time": m.created_at} if m.created_at else {}),
+            }
+            for m in messages
+        ]
+        results = aws.put_events(entries)
+        return [
+            f"{r['ErrorCode']}: {r.get('ErrorMessage') or ''}" if r.get("ErrorCode") else None
+            for r in results
+        ]
+
+
+@dataclass(frozen=True)
+class SqsPublisher:
+    """Sends ``queue:<worker>`` messages to that worker's queue; the body is the event's detail,
+    with the event id and detail-type as message attributes (the worker dedupes on the id)."""
+
+    queue_urls: Mapping[str, str] = field(default_factory=dict)  # worker → queue URL
+
+    def __call__(self, messages: Sequence[Message]) -> list[str | None]:
+        results: list[str | None] = [None] * len(messages)
+        by_queue: dict[str, list[int]] = {}
+        for index, message in enumerate(messages):
+            worker = message.destination.removeprefix(QUEUE_PREFIX)
+            if worker not in self.queue_urls:
+                results[index] = f"UnknownDestination: this function may not send to {worker!r}"
+                continue
+            by_queue.setdefault(worker, []).append(index)
+        for worker, indexes in by_queue.items():
+            sent = aws.send_messages(
+                self.queue_urls[worker],
+                [
+                    {
+                        "MessageBody": messages[i].detail,
+                        "MessageAttributes": {
+                            "event_id": {"DataType": "String", "StringValue": str(messages[i].event_id)},
+                            "detail_type": {"DataType": "String", "StringValue": messages[i].detail_type},
+                        },
+                    }
+                    for i in indexes
+                ],
+            )
+            for i, failure in zip(indexes, sent, strict=True):
+                if failure is not None:
+                    results[i] = f"{failure.get('Code')}: {failure.get('Message') or ''}"
+        return results

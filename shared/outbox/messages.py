@@ -1,0 +1,141 @@
+"""Recording events in a unit of work, and handing them to the finish step once it commits.
+
+Any package records an event on the change's unit of work (``record``): any detail-type, any
+aggregate, with its tenant, its visibility and its destination (the ticket bus, or a worker's
+queue). The row is written in the change's transaction; once that commits, the message joins
+this invocation's *committed* list, which the entrypoint's finish step publishes right away
+(``shared.outbox.relay.publish_committed``) and the one-minute relay backs up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from shared.db import UnitOfWork
+from shared.kernel.ids import uuid7
+
+BUS = "bus"
+QUEUE_PREFIX = "queue:"
+PUBLIC = "public"
+INTERNAL = "internal"
+
+# Details carry ids and what changed, never whole free-form blobs: a changed value larger than
+# MAX_VALUE_BYTES is named but left out (read it from the API). Whatever an aggregate holds, its
+# events stay far below EventBridge's 256 KB per entry and SQS's 256 KB per message.
+MAX_VALUE_BYTES = 1024
+MAX_DETAIL_BYTES = 64 * 1024
+
+INSERT = """
+INSERT INTO outbox (event_id, detail_type, tenant_id, aggregate_type, aggregate_id, visibility,
+                    destination, detail)
+VALUES (%(event_id)s, %(detail_type)s, %(tenant_id)s, %(aggregate_type)s, %(aggregate_id)s,
+        %(visibility)s, %(destination)s, %(detail)s)
+"""
+
+
+def queue(worker: str) -> str:
+    """The destination of a worker's queue (its QueueWorker's function name)."""
+    return f"{QUEUE_PREFIX}{worker}"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One event on its way out: what the outbox row holds and what a publisher sends."""
+
+    event_id: UUID
+    detail_type: str
+    detail: str  # the JSON text, serialized once for the row and the publish
+    destination: str = BUS
+    created_at: datetime | None = None
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, default=str, ensure_ascii=False).encode())
+
+
+def bounded_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` with every value above ``MAX_VALUE_BYTES`` replaced by ``{"omitted": true}``."""
+    return {
+        name: change if _size(change) <= MAX_VALUE_BYTES else {"omitted": True}
+        for name, change in changes.items()
+    }
+
+
+def prepare(
+    *,
+    detail_type: str,
+    detail: dict[str, Any],
+    aggregate_type: str,
+    aggregate_id: str,
+    tenant_id: str | None,
+    visibility: str = PUBLIC,
+    destination: str = BUS,
+    event_id: UUID | None = None,
+) -> tuple[Message, dict[str, Any]]:
+    """The message and the parameters of ``INSERT`` for one event (for callers that write the row
+    in a statement of their own, as the ticket write path does with its audit row).
+
+    ``detail`` gets the event's id; its ``changes``, if any, are bounded. A detail that would
+    still be larger than ``MAX_DETAIL_BYTES`` loses its ``changes`` values.
+    """
+    event_id = event_id or uuid7()
+    detail = {"event_id": str(event_id), **detail}
+    if "changes" in detail:
+        detail["changes"] = bounded_changes(detail["changes"])
+    text = json.dumps(detail, default=str)
+    if len(text.encode()) > MAX_DETAIL_BYTES:  # cannot happen with today's bounds; stays publishable
+        detail["changes"] = {name: {"omitted": True} for name in detail.get("changes") or {}}
+        text = json.dumps(detail, default=str)
+    message = Message(event_id, detail_type, text, destination, datetime.now(UTC))
+    params = {
+        "event_id": event_id,
+        "detail_type": detail_type,
+        "tenant_id": tenant_id,
+        "aggregate_type": aggregate_type,
+        "aggregate_id": aggregate_id,
+        "visibility": visibility,
+        "destination": destination,
+        "detail": Jsonb(detail, dumps=lambda _: text),
+    }
+    return message, params
+
+
+def record(uow: UnitOfWork, **event: Any) -> Message:
+    """Write one event's outbox row in ``uow``'s transaction; publish it once that commits.
+    Takes the keyword arguments of ``prepare``."""
+    message, params = prepare(**event)
+    uow.execute(INSERT, params)
+    remember(uow, message)
+    return message
+
+
+def remember(uow: UnitOfWork, message: Message) -> None:
+    """Hand ``message`` (whose row ``uow`` wrote) to the finish step once ``uow`` commits."""
+    uow.after_commit(lambda: _committed_list().append(message))
+
+
+# What this invocation committed, for its finish step (one list per thread of execution).
+_committed: ContextVar[list[Message] | None] = ContextVar("outbox_committed", default=None)
+
+
+def _committed_list() -> list[Message]:
+    committed = _committed.get()
+    if committed is None:
+        committed = []
+        _committed.set(committed)
+    return committed
+
+
+def take_committed() -> list[Message]:
+    """The messages committed since the last call (the finish step publishes them)."""
+    committed = _committed.get() or []
+    _committed.set([])
+    return committed

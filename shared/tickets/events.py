@@ -1,0 +1,65 @@
+"""Ticket events as they leave the service: the outbox message for each audit event.
+
+The detail carries the ticket's summary, the event (seq, actor, time, bounded changes) and
+nothing free-form beyond a short public comment body. An event about an internal comment, or
+about a platform-only ticket, is an ``internal`` outbox message: tenant-facing consumers
+(webhooks) must never receive it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import audit, outbox
+
+DETAIL_TYPES = {
+    "ticket.created": "Ticket Created",
+    "ticket.updated": "Ticket Updated",
+    "ticket.state_changed": "Ticket State Changed",
+    "comment.added": "Ticket Comment Added",
+}
+
+SUMMARY_FIELDS = (
+    "id",
+    "key",
+    "tenant_id",
+    "visibility",
+    "kind",
+    "category",
+    "priority",
+    "state",
+    "title",
+    "assignee",
+    "queue",
+    "version",
+)
+
+
+def message(
+    ticket: dict[str, Any], event: audit.AuditEvent, extra: dict[str, Any] | None = None
+) -> tuple[outbox.Message, dict[str, Any]]:
+    """The outbox message (and its row's parameters) for one audit event of ``ticket``."""
+    internal = event.visibility == "internal" or ticket["visibility"] == "platform_only"
+    detail: dict[str, Any] = {
+        "type": event.type,
+        "ticket_id": str(ticket["id"]),
+        "ticket_key": ticket["key"],
+        "tenant_id": ticket["tenant_id"],
+        "visibility": ticket["visibility"],
+        "ticket": {k: ticket[k] for k in SUMMARY_FIELDS},
+        "seq": event.seq,
+        "actor": event.actor,
+        "at": event.at.isoformat(),
+        "changes": event.changes,
+        "event_visibility": event.visibility,
+        "correlation_id": event.correlation_id,
+        **(extra or {}),
+    }
+    return outbox.prepare(
+        detail_type=DETAIL_TYPES[event.type],
+        detail=detail,
+        aggregate_type="ticket",
+        aggregate_id=str(ticket["id"]),
+        tenant_id=ticket["tenant_id"],
+        visibility=outbox.INTERNAL if internal else outbox.PUBLIC,
+    )

@@ -1,0 +1,191 @@
+"""The tickets' SQL: reading rows in the principal's scope, writing a change with its audit events
+and their outbox rows, comments. No rules live here (``shared.tickets.service`` decides what a
+change is and implies); every read carries the principal's tenant filter, the first wall in
+front of row-level security.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from shared import audit, outbox
+from shared.auth import Principal
+from shared.db import UnitOfWork, jsonb
+from shared.kernel.errors import NotFound
+from shared.kernel.ids import parse_ref
+
+COLUMNS = (
+    "id, key, tenant_id, visibility, kind, category, priority, state, title, description, requester,"
+    " assignee, queue, tags, fields, resources, source, correlation_id, resolution, occurrence_count,"
+    " first_seen_at, last_seen_at, version, created_at, updated_at, acked_at, first_response_at,"
+    " resolved_at, closed_at, canceled_at, public_updated_at"
+)
+_LOCK_COLUMNS = COLUMNS + ", audit_seq, audit_hash, audit_public_seq"
+# Columns of the row that are not the ticket's API fields.
+INTERNAL_COLUMNS = frozenset({"audit_seq", "audit_hash", "audit_public_seq", "public_updated_at"})
+_JSON_COLUMNS = frozenset({"fields"})
+
+INSERT = f"""
+INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
+                    requester, assignee, queue, tags, fields, resources, source, correlation_id,
+                    first_seen_at, last_seen_at, created_at, updated_at, public_updated_at, audit_seq,
+                    audit_hash, audit_public_seq)
+VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
+        %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
+        %(resources)s, %(source)s, %(correlation_id)s, %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 1,
+        %(audit_hash)s, 1)
+RETURNING {_LOCK_COLUMNS}
+"""
+
+# One statement per event: the audit row and its outbox row (a writable CTE).
+WRITE_EVENT = f"WITH audit AS ({audit.INSERT_EVENT}) {outbox.messages.INSERT}"
+
+INSERT_COMMENT = """
+INSERT INTO ticket_comment (id, ticket_id, author, body, visibility, created_at)
+VALUES (%(id)s, %(ticket_id)s, %(author)s, %(body)s, %(visibility)s, %(now)s)
+RETURNING id, ticket_id, author, body, visibility, created_at
+"""
+# Tenants never see internal comments: the query says so, and row-level security repeats it.
+LIST_COMMENTS = """
+SELECT id, ticket_id, author, body, visibility, created_at FROM ticket_comment
+WHERE ticket_id = %(ticket_id)s AND (%(platform)s OR visibility = 'public') AND id > %(after)s
+ORDER BY id
+LIMIT %(limit)s
+"""
+
+
+def scope_filter(principal: Principal) -> tuple[sql.Composable, dict[str, Any]]:
+    """The tenant filter every ticket query carries (row-level security repeats it)."""
+    if principal.is_platform:
+        return sql.SQL("TRUE"), {}
+    return (
+        sql.SQL("ticket.tenant_id = %(scope_tenant)s AND ticket.visibility <> 'platform_only'"),
+        {"scope_tenant": principal.tenant},
+    )
+
+
+def _ref_filter(ref: str) -> tuple[sql.Composable, dict[str, Any]]:
+    parsed = parse_ref(ref)
+    if parsed is None:
+        raise NotFound(f"No ticket '{ref}'. Refer to a ticket by its id or its key (TCK-42).")
+    if isinstance(parsed, UUID):
+        return sql.SQL("ticket.id = %(ref)s"), {"ref": parsed}
+    return sql.SQL("ticket.key_num = %(ref)s"), {"ref": parsed}
+
+
+def load(uow: UnitOfWork, principal: Principal, ref: str, *, lock: bool = False) -> dict[str, Any]:
+    """The ticket's row if the principal may see it; another tenant's ticket is NotFound."""
+    where_ref, params = _ref_filter(ref)
+    where_scope, scope_params = scope_filter(principal)
+    query = sql.SQL("SELECT {cols} FROM ticket WHERE {ref} AND {scope}{lock}").format(
+        cols=sql.SQL(_LOCK_COLUMNS),
+        ref=where_ref,
+        scope=where_scope,
+        lock=sql.SQL(" FOR UPDATE") if lock else sql.SQL(""),
+    )
+    row = uow.execute(query, {**params, **scope_params}).fetchone()
+    if row is None:
+        raise NotFound(f"No ticket '{ref}'.")
+    row_: dict[str, Any] = row
+    return row_
+
+
+def rows_by_id(uow: UnitOfWork, principal: Principal, ids: Sequence[UUID]) -> list[dict[str, Any]]:
+    """The rows of ``ids`` the principal may see, newest first (a search page's rows)."""
+    scope, scope_params = scope_filter(principal)
+    query = sql.SQL(
+        "SELECT {cols} FROM ticket WHERE ticket.id = ANY(%(ids)s) AND {scope} ORDER BY ticket.id DESC"
+    ).format(cols=sql.SQL(COLUMNS), scope=scope)
+    return uow.execute(query, {**scope_params, "ids": list(ids)}, prepare=False).fetchall()
+
+
+def insert(uow: UnitOfWork, values: dict[str, Any]) -> dict[str, Any]:
+    """Insert a new ticket (state new, its first audit event already hashed as ``audit_hash``)."""
+    row = uow.execute(INSERT, {**values, "fields": jsonb(values["fields"])}).fetchone()
+    assert row is not None
+    inserted: dict[str, Any] = row
+    return inserted
+
+
+def update(
+    uow: UnitOfWork,
+    row: dict[str, Any],
+    updates: dict[str, Any],
+    *,
+    now: datetime,
+    audit_seq: int,
+    audit_hash: str,
+    audit_public_seq: int,
+    bump_version: bool,
+) -> dict[str, Any]:
+    """Write ``updates`` and the new audit head to the locked ``row``; returns the new row.
+    A change with a public event moves ``public_updated_at`` (what tenants see as updated_at)."""
+    assignments: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier(col), sql.Placeholder(f"set_{col}")) for col in updates
+    ]
+    assignments += [
+        sql.SQL("updated_at = %(now)s"),
+        sql.SQL("audit_seq = %(audit_seq)s"),
+        sql.SQL("audit_hash = %(audit_hash)s"),
+        sql.SQL("audit_public_seq = %(audit_public_seq)s"),
+    ]
+    if audit_public_seq != row["audit_public_seq"]:
+        assignments.append(sql.SQL("public_updated_at = %(now)s"))
+    if bump_version:
+        assignments.append(sql.SQL("version = version + 1"))
+    query = sql.SQL("UPDATE ticket SET {sets} WHERE id = %(id)s RETURNING {cols}").format(
+        sets=sql.SQL(", ").join(assignments), cols=sql.SQL(_LOCK_COLUMNS)
+    )
+    params: dict[str, Any] = {
+        f"set_{col}": (jsonb(value) if col in _JSON_COLUMNS else value) for col, value in updates.items()
+    }
+    params.update(
+        id=row["id"], now=now, audit_seq=audit_seq, audit_hash=audit_hash, audit_public_seq=audit_public_seq
+    )
+    new_row = uow.execute(query, params).fetchone()
+    if new_row is None:  # the row was locked by us; only RLS could hide it now
+        raise NotFound("The ticket is outside your scope.")
+    updated: dict[str, Any] = new_row
+    return updated
+
+
+def write_event(
+    uow: UnitOfWork, event: audit.AuditEvent, public_seq: int | None, message_params: dict[str, Any]
+) -> None:
+    """One audit event and its outbox row, in one statement."""
+    uow.execute(
+        WRITE_EVENT,
+        {
+            **message_params,
+            "ticket_id": event.ticket_id,
+            "seq": event.seq,
+            "type": event.type,
+            "actor": event.actor,
+            "at": event.at,
+            "changes": jsonb(event.changes),
+            "visibility": event.visibility,
+            "correlation_id": event.correlation_id,
+            "prev_hash": event.prev_hash,
+            "hash": event.hash,
+            "public_seq": public_seq,
+        },
+    )
+
+
+def insert_comment(uow: UnitOfWork, values: dict[str, Any]) -> dict[str, Any]:
+    row = uow.execute(INSERT_COMMENT, values).fetchone()
+    assert row is not None
+    comment: dict[str, Any] = row
+    return comment
+
+
+def list_comments(
+    uow: UnitOfWork, ticket_id: UUID, *, platform: bool, after: UUID, limit: int
+) -> list[dict[str, Any]]:
+    params = {"ticket_id": ticket_id, "platform": platform, "after": after, "limit": limit}
+    return uow.execute(LIST_COMMENTS, params).fetchall()
