@@ -14,7 +14,7 @@ TTL ?= 3600
 # library still works with it, and the warning would bury test output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
-.PHONY: install run test lint typecheck pytest token invoke synth bench bench-create bench-search clean
+.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth bench bench-create bench-search clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q
+
+# After an intended schema change: apply every migration to a fresh database on the test server
+# (embedded, or TEST_DATABASE_URL) and rewrite the schema the migration test expects.
+schema-snapshot: $(STAMP)
+	$(PY) -m tests.schema_snapshot
 
 synth: $(STAMP)
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) app.py && echo "synthesised into cdk.out/"
