@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from functions.openapi import document as openapi
 from shared import http
-from shared.http import openapi
 from shared.runtime import entrypoints
 
 app = http.make_app()
