@@ -89,6 +89,7 @@ def main() -> int:
         aws = local_aws.start(bus_name=os.environ["EVENT_BUS_NAME"], event_source=os.environ["EVENT_SOURCE"])
         shared_aws.reset_clients()
         entrypoints.reset()
+        gateway.aws_endpoint = aws.endpoint  # SigV4-signed requests to the gateway's port go to moto
 
         from local.scheduler import Scheduler
 
@@ -110,6 +111,7 @@ def main() -> int:
                     f" kid={key.kid}, keys in {key_dir()})",
                     f"  Database   {db.description}   ({where})",
                     f"  AWS (moto) {aws.endpoint}   (bus={aws.bus_name}, published events are logged below)",
+                    f"             or aws --endpoint-url {url} ...   (SigV4-signed requests go to moto)",
                     "  Ctrl-C stops everything.",
                     "",
                 ]
