@@ -24,6 +24,7 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.database import APP_USER, DB_NAME, DB_PORT, Database
 from infra.functions import TicketingFunction
+from infra.nag import acknowledge
 from shared.runtime import catalog
 
 
@@ -93,10 +94,22 @@ def _bucket(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceCont
     bucket = _lookup(ctx.buckets, resource.name, "bucket")
     (name,) = resource.env_names()
     _env(fn, **{name: bucket.bucket_name})
-    if resource.write:
-        bucket.grant_read_write(fn.role)
-    else:
-        bucket.grant_read(fn.role)
+    # Objects only, and only the actions the declaration names (CDK's grant_read_write would add
+    # s3:Abort*/DeleteObject*/GetBucket* wildcards).
+    fn.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject", *(["s3:PutObject"] if resource.write else [])],
+            resources=[bucket.arn_for_objects("*")],
+        )
+    )
+    stack = Stack.of(bucket)
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, s3.CfnBucket)
+    acknowledge(
+        fn.role,
+        f"IAM5[Resource::<{stack.resolve(stack.get_logical_id(cfn_bucket))}.Arn>/*]",
+        f"Objects of the {resource.name} bucket, whose keys the service chooses; no bucket-level actions.",
+    )
 
 
 def _email(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceContext) -> None:

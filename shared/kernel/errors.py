@@ -40,6 +40,10 @@ class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class AlreadyExists(Conflict):
+    slug, title = "already-exists", "Already exists"
+
+
 class InvalidTransition(Conflict):
     slug, title = "invalid-transition", "Transition not allowed"
 

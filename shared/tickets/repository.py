@@ -15,8 +15,8 @@ from psycopg import sql
 
 from shared import audit, outbox
 from shared.auth import Principal
-from shared.db import UnitOfWork, jsonb
-from shared.kernel.errors import NotFound
+from shared.db import UnitOfWork, jsonb, on_violation
+from shared.kernel.errors import NotFound, ValidationFailed
 from shared.kernel.ids import parse_ref
 
 COLUMNS = (
@@ -57,6 +57,20 @@ WHERE ticket_id = %(ticket_id)s AND (%(platform)s OR visibility = 'public') AND 
 ORDER BY id
 LIMIT %(limit)s
 """
+
+
+# What breaking the tickets' constraints means (shared.db.errors translates by name).
+on_violation(
+    "ticket_tenant_id_format",
+    lambda exc: ValidationFailed(
+        "The tenant id is not valid: lowercase letters, digits and '-_.', starting with a letter or digit.",
+        errors=[{"loc": ["body", "tenant_id"], "msg": "not a tenant id"}],
+    ),
+)
+on_violation(
+    "platform_only_without_tenant",
+    lambda exc: ValidationFailed("A ticket without a tenant is platform-only."),
+)
 
 
 def scope_filter(principal: Principal) -> tuple[sql.Composable, dict[str, Any]]:

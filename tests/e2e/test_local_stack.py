@@ -72,6 +72,23 @@ def test_tenant_role_without_tenant_is_403_problem(stack: Stack, call: Call) -> 
     assert_problem(call("GET", "/tickets", token=stack.token("nobody", tenant="", roles="tenant_user")), 403)
 
 
+@pytest.mark.parametrize(
+    ("sub", "tenant", "roles"),
+    [
+        ("system:outbox", "", "service"),
+        ("system:relay", "", "platform_admin"),
+        ("system:x", "acme", "tenant_user"),
+    ],
+)
+def test_the_reserved_system_subjects_are_403_whatever_the_roles(
+    stack: Stack, call: Call, sub: str, tenant: str, roles: str
+) -> None:
+    # Issue 9 §8: only the service's own Principal.system() has the system scope; a token never does.
+    token = stack.token(sub, tenant=tenant, roles=roles)
+    assert_problem(call("GET", "/tickets", token=token), 403)
+    assert_problem(call("POST", "/tickets", token=token, json={"title": "x", "kind": "incident"}), 403)
+
+
 def test_unknown_route_is_404_and_wrong_method_is_405(call: Call, alice: str) -> None:
     assert_problem(call("GET", "/nowhere", token=alice), 404)
     response = call("DELETE", "/tickets", token=alice)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from functions.migrate import handler as migrate_handler
 from shared.db import migrate
-from tests.conftest import APP_PASSWORD, LOCAL, with_db
+from tests.conftest import APP_PASSWORD, cluster_role_lock, with_db
 
 MASTER_ARN = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:master"
 APP_ARN = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:app"
@@ -54,9 +53,7 @@ def env(pg_server_url: str, fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(migrate_handler, "read_secret", lambda arn: secrets[arn])
     # Roles are cluster-wide: queue behind the shared fixtures' template builds.
-    LOCAL.mkdir(exist_ok=True)
-    with open(LOCAL / "test-template.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with cluster_role_lock():
         yield {"admin_url": with_db(pg_server_url, fresh_db)}
 
 

@@ -6,13 +6,24 @@ for the worker's code) and deletion protection / Multi-AZ switched off by contex
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.runtime.catalog import WORKERS, FunctionSettings, QueueWorker
+from shared.runtime.catalog import (
+    ROUTES,
+    WORKERS,
+    Bucket,
+    Database,
+    DeadLetterQueues,
+    FunctionSettings,
+    Queue,
+    QueueWorker,
+)
 from tests.infra.conftest import Synth, of_type, synthesize
+from tests.infra.test_stack import functions_by_name, ref_id
 
 Resources = dict[str, dict[str, Any]]
 FAKE = QueueWorker(
@@ -23,6 +34,19 @@ FAKE = QueueWorker(
     event_pattern={"source": ["ticketing"], "detail-type": ["ticket.created"]},
     settings=FunctionSettings(memory_mb=256, timeout_s=20),
 )
+# A route that declares it sends to the worker's queue and writes the attachments bucket.
+SENDER = "readyz"
+ROUTES_WITH_SENDER = tuple(
+    dataclasses.replace(
+        r,
+        settings=dataclasses.replace(
+            r.settings, resources=(Database(), Queue(FAKE.function), Bucket("attachments", write=True))
+        ),
+    )
+    if r.function == SENDER
+    else r
+    for r in ROUTES
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +56,7 @@ def worker_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         outdir,
         context={"deletionProtection": "false", "multiAz": "false", "alarmEmail": "oncall@example.com"},
         workers=(*WORKERS, FAKE),
+        routes=ROUTES_WITH_SENDER,
     )
 
 
@@ -109,3 +134,46 @@ def test_alarm_email_subscribes_to_the_topic(res: Resources) -> None:
 def test_worker_stack_is_still_nag_clean(worker_synth: Synth) -> None:
     assert worker_synth.validation_report is not None
     assert all(not r.get("violations") for r in worker_synth.validation_report["pluginReports"])
+
+
+def statements_of(res: Resources, role_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in of_type(res, "AWS::IAM::Policy").values()
+        if any(ref_id(r) == role_id for r in policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    found = statement["Action"]
+    return found if isinstance(found, list) else [found]
+
+
+def test_grants_and_variables_follow_the_declarations(res: Resources) -> None:
+    """Issue 9 §5: a declared queue or bucket is the function's grant and variable; nobody else's."""
+    queue_id, _ = worker_queue(res)
+    (attachments_id,) = [
+        k
+        for k, v in of_type(res, "AWS::S3::Bucket").items()
+        if v["Properties"].get("VersioningConfiguration")
+    ]
+    functions = functions_by_name(res)
+    sender = functions[SENDER]["Properties"]
+    env = sender["Environment"]["Variables"]
+    assert ref_id(env["HEALTHZ_QUEUE_URL"]) == queue_id
+    assert ref_id(env["ATTACHMENTS_BUCKET_NAME"]) == attachments_id
+    mine = statements_of(res, ref_id(sender["Role"]))
+    sends = [s for s in mine if "sqs:SendMessage" in actions(s)]
+    assert [ref_id(s["Resource"]) for s in sends] == [queue_id]
+    writes = [s for s in mine if "s3:PutObject" in actions(s)]
+    assert writes and all(attachments_id in str(s["Resource"]) for s in writes)
+    # Only the sender (and the dead-letter replay, which puts messages back) may send to the queue.
+    replayers = {spec.function for spec in (*ROUTES_WITH_SENDER,) if spec.settings.declared(DeadLetterQueues)}
+    for name, fn in functions.items():
+        if name in (SENDER, *replayers):
+            continue
+        for statement in statements_of(res, ref_id(fn["Properties"]["Role"])):
+            if "sqs:SendMessage" in actions(statement):
+                assert queue_id not in str(statement["Resource"]), name
+        assert "HEALTHZ_QUEUE_URL" not in fn["Properties"].get("Environment", {}).get("Variables", {}), name

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from shared.db import migrate
 from tests import schema_snapshot
-from tests.conftest import with_db
+from tests.conftest import cluster_role_lock, with_db
 
 EXPECTED_TABLES = {
     "ticket",
@@ -29,7 +29,8 @@ def empty_db(pg_server_url, template_db):
     name = f"m_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield with_db(pg_server_url, name)
+    with cluster_role_lock():  # the test applies migrations, which ALTER the cluster-wide role
+        yield with_db(pg_server_url, name)
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
@@ -92,7 +93,8 @@ def migrated_db(pg_server_url, template_db):
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_db(pg_server_url, name)
-    migrate.apply(url)
+    with cluster_role_lock():
+        migrate.apply(url)
     yield url
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
