@@ -14,7 +14,7 @@ TTL ?= 3600
 # library still works with it, and the warning would bury test output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
-.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth bench bench-create bench-search clean
+.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth bench bench-create bench-search bench-cold-init clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,10 +56,13 @@ schema-snapshot: $(STAMP)
 synth: $(STAMP)
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) app.py && echo "synthesised into cdk.out/"
 
-bench: bench-create bench-search
+bench: bench-create bench-search bench-cold-init
 
 bench-create: $(STAMP)
 	$(PY) -m bench.create_ticket
+
+bench-cold-init: $(STAMP)
+	$(PY) -m bench.cold_init
 
 bench-search: $(STAMP)
 	$(PY) -m bench.search
