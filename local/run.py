@@ -103,10 +103,11 @@ def main() -> int:
                 [
                     "",
                     f"Ticketing local stack is up ({time.monotonic() - started:.1f}s)",
-                    f"  API        {url}   (try {url}/healthz, {url}/openapi.json)",
-                    "  Token      make token SUB=alice TENANT=acme ROLES=tenant_user  (token = last line)",
-                    "             TOKEN=$(make token TENANT=acme | tail -1)",
-                    f'             curl -H "Authorization: Bearer $TOKEN" {url}/tickets',
+                    f"  API        {url}   (no token: {url}/healthz, {url}/readyz)",
+                    "  Token      TOKEN=$(make -s token SUB=alice TENANT=acme ROLES=tenant_user | tail -1)"
+                    "   (valid 1 hour; TTL=seconds)",
+                    f'             curl -s -w "\\n" -H "Authorization: Bearer $TOKEN" {url}/tickets',
+                    f'             curl -s -H "Authorization: Bearer $TOKEN" {url}/openapi.json',
                     f"  JWKS       {url}/.well-known/jwks.json   (iss=ticketing-local, aud=ticketing,"
                     f" kid={key.kid}, keys in {key_dir()})",
                     f"  Database   {db.description}   ({where})",
