@@ -48,8 +48,6 @@ def put_events(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     events = client("events")
     results: list[dict[str, Any] | None] = [None] * len(entries)
-    chunk: list[int] = []
-    chunk_size = 0
 
     def send(indexes: list[int]) -> None:
         try:
@@ -71,24 +69,38 @@ def put_events(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for i, result in zip(indexes, response["Entries"], strict=True):
             results[i] = result
 
-    for index, entry in enumerate(entries):
-        size = eventbridge_entry_size(entry)
-        if size > EVENTBRIDGE_MAX_ENTRY_BYTES:
-            results[index] = {
-                "ErrorCode": "EntryTooLarge",
-                "ErrorMessage": f"{size} bytes; EventBridge takes at most {EVENTBRIDGE_MAX_ENTRY_BYTES}",
-            }
-            continue
-        if chunk and (
-            len(chunk) == EVENTBRIDGE_MAX_ENTRIES or chunk_size + size > EVENTBRIDGE_MAX_ENTRY_BYTES
-        ):
-            send(chunk)
-            chunk, chunk_size = [], 0
-        chunk.append(index)
-        chunk_size += size
-    if chunk:
+    sizes = [eventbridge_entry_size(entry) for entry in entries]
+    for index in _too_large(sizes, EVENTBRIDGE_MAX_ENTRY_BYTES):
+        results[index] = {
+            "ErrorCode": "EntryTooLarge",
+            "ErrorMessage": f"{sizes[index]} bytes; EventBridge takes at most {EVENTBRIDGE_MAX_ENTRY_BYTES}",
+        }
+    for chunk in _batches(sizes, max_count=EVENTBRIDGE_MAX_ENTRIES, max_bytes=EVENTBRIDGE_MAX_ENTRY_BYTES):
         send(chunk)
     return [r if r is not None else {"ErrorCode": "NotSent"} for r in results]
+
+
+def _too_large(sizes: list[int], max_bytes: int) -> list[int]:
+    return [index for index, size in enumerate(sizes) if size > max_bytes]
+
+
+def _batches(sizes: list[int], *, max_count: int, max_bytes: int) -> list[list[int]]:
+    """The indexes of the items that fit ``max_bytes`` alone, in order, in batches of at most
+    ``max_count`` items and ``max_bytes`` in all (AWS's limits on one batch request)."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    total = 0
+    for index, size in enumerate(sizes):
+        if size > max_bytes:
+            continue
+        if batch and (len(batch) == max_count or total + size > max_bytes):
+            batches.append(batch)
+            batch, total = [], 0
+        batch.append(index)
+        total += size
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 # SQS's limits on one SendMessageBatch request.
@@ -103,8 +115,6 @@ def send_messages(queue_url: str, messages: list[dict[str, Any]]) -> list[dict[s
     itself (the network, a 5xx, throttling) raises."""
     sqs = client("sqs")
     results: list[dict[str, Any] | None] = [None] * len(messages)
-    chunk: list[int] = []
-    size = 0
 
     def send(indexes: list[int]) -> None:
         entries = [{"Id": str(i), **messages[i]} for i in indexes]
@@ -112,17 +122,10 @@ def send_messages(queue_url: str, messages: list[dict[str, Any]]) -> list[dict[s
         for failure in response.get("Failed", []):
             results[int(failure["Id"])] = {"Code": failure.get("Code"), "Message": failure.get("Message")}
 
-    for index, message in enumerate(messages):
-        length = len(str(message["MessageBody"]).encode())
-        if length > SQS_MAX_MESSAGE_BYTES:
-            results[index] = {"Code": "MessageTooLong", "Message": f"{length} bytes"}
-            continue
-        if chunk and (len(chunk) == SQS_MAX_BATCH or size + length > SQS_MAX_MESSAGE_BYTES):
-            send(chunk)
-            chunk, size = [], 0
-        chunk.append(index)
-        size += length
-    if chunk:
+    sizes = [len(str(message["MessageBody"]).encode()) for message in messages]
+    for index in _too_large(sizes, SQS_MAX_MESSAGE_BYTES):
+        results[index] = {"Code": "MessageTooLong", "Message": f"{sizes[index]} bytes"}
+    for chunk in _batches(sizes, max_count=SQS_MAX_BATCH, max_bytes=SQS_MAX_MESSAGE_BYTES):
         send(chunk)
     return results
 
