@@ -21,6 +21,11 @@ def test_batches_keep_to_the_count_and_the_bytes_and_skip_what_never_fits() -> N
     assert aws._batches([], max_count=10, max_bytes=100) == []
 
 
+def _client_error(code: str, status: int) -> ClientError:
+    response: Any = {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "PutEvents")
+
+
 class _Events:
     """EventBridge refusing any request that holds the entry marked bad, as invalid (400)."""
 
