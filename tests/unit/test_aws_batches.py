@@ -35,13 +35,7 @@ class _Events:
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.requests.append(len(Entries))
         if any(e["Detail"] == "bad" for e in Entries):
-            raise ClientError(
-                {
-                    "Error": {"Code": "ValidationException", "Message": "no"},
-                    "ResponseMetadata": {"HTTPStatusCode": 400},
-                },
-                "PutEvents",
-            )
+            raise _client_error("ValidationException", 400)
         return {"Entries": [{"EventId": str(i)} for i in range(len(Entries))]}
 
 
@@ -57,10 +51,7 @@ def test_a_request_refused_as_invalid_is_retried_entry_by_entry(monkeypatch: pyt
 def test_a_throttled_or_failing_request_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     class Throttled:
         def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-            raise ClientError(
-                {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
-                "PutEvents",
-            )
+            raise _client_error("ThrottlingException", 400)
 
     monkeypatch.setattr(aws, "client", lambda service: Throttled())
     with pytest.raises(ClientError):
