@@ -6,13 +6,22 @@ for the worker's code) and deletion protection / Multi-AZ switched off by contex
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.runtime.catalog import WORKERS, FunctionSettings, QueueWorker
-from tests.infra.conftest import Synth, of_type, synthesize
+from shared.runtime.catalog import SCHEDULED, WORKERS, FunctionSettings, QueueWorker
+from tests.infra.conftest import (
+    Synth,
+    function_named,
+    grants,
+    of_type,
+    rendered,
+    role_statements,
+    synthesize,
+)
 
 Resources = dict[str, dict[str, Any]]
 FAKE = QueueWorker(
@@ -92,6 +101,27 @@ def test_worker_dlq_is_alarmed(res: Resources) -> None:
         and any(d["Value"] == {"Fn::GetAtt": [dlq_id, "QueueName"]} for d in a["Properties"]["Dimensions"])
         for a in of_type(res, "AWS::CloudWatch::Alarm").values()
     )
+
+
+def test_replay_dlq_may_move_the_worker_dlq_back_to_its_queue(res: Resources) -> None:
+    queue_id, props = worker_queue(res)
+    dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    _, replay = function_named(res, "ticketing-replay-dlq")
+    described = json.loads(rendered(replay["Environment"]["Variables"]["DEAD_LETTER_QUEUES"]))
+    assert {
+        "name": FAKE.function,
+        "dlq_url": f"ref:{dlq_id}",
+        "dlq_arn": f"arn:{dlq_id}",
+        "source_queue_url": f"ref:{queue_id}",
+        "source_queue_arn": f"arn:{queue_id}",
+    } in described
+    assert len([d for d in described if "source_function" in d]) == len(SCHEDULED)
+    granted = grants(role_statements(res, replay["Role"]["Fn::GetAtt"][0]))
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert f"arn:{dlq_id}" in granted[action], action
+        assert f"arn:{queue_id}" not in granted[action], action
+    assert granted["sqs:SendMessage"] == {f"arn:{queue_id}"}  # the source queue only, never a DLQ
+    assert not any(f":{queue_id}" in arn or f":{dlq_id}" in arn for arn in granted["lambda:InvokeFunction"])
 
 
 def test_context_switches_deletion_protection_and_multi_az(res: Resources) -> None:
