@@ -140,7 +140,13 @@ def _dead_letters(resource: catalog.Resource, fn: TicketingFunction, ctx: Resour
             entry["source_queue_url"] = source.queue.queue_url
             entry["source_queue_arn"] = source.queue.queue_arn
         if source.function is not None:
-            source.function.function.grant_invoke(fn.role)
+            # The unqualified function only (replay invokes it by name): grant_invoke would also
+            # allow every version and alias ("<arn>:*"), which nothing here needs.
+            fn.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunction"], resources=[source.function.function.function_arn]
+                )
+            )
             entry["source_function"] = source.function.function.function_name
         described.append(entry)
     _env(fn, DEAD_LETTER_QUEUES=Stack.of(fn).to_json_string(described))

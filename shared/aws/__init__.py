@@ -1,6 +1,7 @@
 """Thin boto3 clients, created on first use (never at import time) and reused, and the few
 calls the service makes through them (PutEvents, SendMessageBatch) with AWS's limits applied.
-The outbox's publishers (``publishers``) are built on these.
+The outbox's publishers (``publishers``) and the dead-letter replay (``dead_letters``) are built
+on these.
 
 boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the local stack points every client
 at its moto server.

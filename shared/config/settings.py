@@ -89,10 +89,30 @@ class EmailSettings(EnvSettings):
     ses_identity_arn: str = Field(min_length=1)
 
 
+class DeadLetterQueue(BaseModel):
+    """One dead-letter queue and where its messages came from: a worker's queue (put them back on
+    it) or a function's asynchronous invocations (invoke it again with each message's body)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str = Field(min_length=1)  # the worker's or scheduled function's name (e.g. outbox_relay)
+    dlq_url: str = Field(min_length=1)
+    dlq_arn: str | None = None
+    source_queue_url: str | None = Field(default=None, min_length=1)
+    source_queue_arn: str | None = None
+    source_function: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeadLetterQueue:
+        if (self.source_queue_url is None) == (self.source_function is None):
+            raise ValueError(f"{self.name}: give exactly one of source_queue_url and source_function")
+        return self
+
+
 class DeadLetterSettings(EnvSettings):
     """Every dead-letter queue and its source, as the stack (or the local stack) describes them."""
 
-    dead_letter_queues: list[dict[str, str]]
+    dead_letter_queues: list[DeadLetterQueue]
 
     @model_validator(mode="before")
     @classmethod
@@ -103,3 +123,11 @@ class DeadLetterSettings(EnvSettings):
             except json.JSONDecodeError as exc:
                 raise ValueError(f"DEAD_LETTER_QUEUES is not JSON: {exc}") from None
         return data
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> DeadLetterSettings:
+        names = [q.name for q in self.dead_letter_queues]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"DEAD_LETTER_QUEUES names {repeated} more than once")
+        return self

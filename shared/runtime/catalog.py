@@ -346,7 +346,20 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
 WORKERS: tuple[QueueWorker, ...] = ()
 
 # Functions only operators invoke, under fixed names (runbook.md).
-OPERATORS: tuple[OperatorFunction, ...] = ()
+OPERATORS: tuple[OperatorFunction, ...] = (
+    OperatorFunction(
+        function="replay_dlq",
+        name="replay-dlq",
+        summary="Move the messages of every dead-letter queue back to their source queue or function",
+        settings=FunctionSettings(
+            memory_mb=256, timeout_s=300, reserved_concurrency=1, resources=(DeadLetterQueues(),)
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="ReplayDlqErrors", description="The dead-letter replay raised errors (runbook: dead letters)."
+        ),
+        output="ReplayDlqFunctionName",
+    ),
+)
 
 # Functions the stack deploys besides these tables (the authorizer, the migration custom resource).
 AUTHORIZER_FUNCTION = "authorizer"

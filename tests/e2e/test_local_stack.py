@@ -249,3 +249,54 @@ def test_operators_invoke_the_audit_verification_as_with_aws_lambda_invoke(
     with pytest.raises(ClientError) as missing:  # HTTP routes are not invocable this way
         client.invoke(FunctionName="create_ticket", Payload=b"{}")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_operators_replay_the_dead_letter_queues_as_with_aws_lambda_invoke(stack: Stack) -> None:
+    """``aws lambda invoke --endpoint-url <stack> --function-name ticketing-replay-dlq out.json``
+    and ``make invoke FN=replay_dlq``: the local stack's DLQs are its workers' (none may exist
+    yet), all empty, so every count is zero."""
+    import json
+    import subprocess
+    import sys
+
+    import boto3
+
+    from shared.runtime.catalog import WORKERS
+
+    client = boto3.client(
+        "lambda",
+        endpoint_url=stack.url,
+        region_name="eu-west-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    workers = [w.function for w in WORKERS]
+
+    def check(result: dict[str, Any], *, dry_run: bool) -> None:
+        assert result["dry_run"] is dry_run and result["complete"] is True, result
+        assert (result["found"], result["moved"], result["failed"]) == (0, 0, 0), result
+        assert [q["name"] for q in result["queues"]] == workers
+        assert all((q["found"], q["moved"], q["failed"]) == (0, 0, 0) for q in result["queues"]), result
+
+    answer = client.invoke(FunctionName="ticketing-replay-dlq")  # no --payload: an empty body
+    assert "FunctionError" not in answer
+    check(json.loads(answer["Payload"].read()), dry_run=False)
+
+    dry = client.invoke(FunctionName="ticketing-replay-dlq", Payload=json.dumps({"dry_run": True}))
+    assert "FunctionError" not in dry
+    check(json.loads(dry["Payload"].read()), dry_run=True)
+
+    unknown = client.invoke(FunctionName="ticketing-replay-dlq", Payload=json.dumps({"queue": "nowhere"}))
+    assert "FunctionError" not in unknown
+    error = json.loads(unknown["Payload"].read())["error"]
+    assert error["type"] == "unknown_queue" and error["known"] == sorted(workers)
+
+    done = subprocess.run(  # make invoke FN=replay_dlq
+        [sys.executable, "-m", "local.invoke", "replay_dlq", "--url", stack.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    check(json.loads(done.stdout), dry_run=False)

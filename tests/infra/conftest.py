@@ -61,3 +61,57 @@ def resources(synth: Synth) -> dict[str, dict[str, Any]]:
 
 def of_type(resources: dict[str, dict[str, Any]], type_: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in resources.items() if v["Type"] == type_}
+
+
+# ---- reading the template ---------------------------------------------------------------------------
+
+
+def function_named(resources: dict[str, dict[str, Any]], function_name: str) -> tuple[str, dict[str, Any]]:
+    """The (logical id, properties) of the Lambda deployed as ``function_name``."""
+    (found,) = [
+        (logical_id, r["Properties"])
+        for logical_id, r in of_type(resources, "AWS::Lambda::Function").items()
+        if r["Properties"].get("FunctionName") == function_name
+    ]
+    return found
+
+
+def role_statements(resources: dict[str, dict[str, Any]], role_id: str) -> list[dict[str, Any]]:
+    """Every identity-policy statement attached to the role (inline and AWS::IAM::Policy)."""
+    statements: list[dict[str, Any]] = []
+    for policy in resources[role_id]["Properties"].get("Policies", []):
+        statements += policy["PolicyDocument"]["Statement"]
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def rendered(value: Any) -> str:
+    """A string-valued property with its intrinsics written out: ``Ref`` as ``ref:<id>``,
+    ``Fn::GetAtt`` as ``<attribute>:<id>``, ``Fn::Join`` joined (e.g. to read JSON the stack builds)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return f"ref:{value['Ref']}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"{attribute.lower()}:{logical_id}"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(rendered(p) for p in parts)
+    raise AssertionError(f"cannot render {value!r}")
+
+
+def grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Action → the resources (rendered) that Allow statements grant it on."""
+    found: dict[str, set[str]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow", statement
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for action in actions:
+            found.setdefault(action, set()).update(rendered(t) for t in targets)
+    return found

@@ -10,9 +10,11 @@ from infra.assets import AssetBuilder
 from shared.runtime.catalog import (
     AUTHORIZER_FUNCTION,
     MIGRATE_FUNCTION,
+    OPERATORS,
     ROUTES,
     SCHEDULED,
     EventBus,
+    FunctionSpec,
     Route,
     ScheduledFunction,
     all_function_names,
@@ -27,6 +29,7 @@ OUTPUT_NAMES = (
     "AttachmentsBucketName",
     "OutboxRelayFunctionName",
     "AuditVerifyFunctionName",
+    "ReplayDlqFunctionName",
     "MigrateFunctionName",
     "DatabaseProxyEndpoint",
     "AlarmTopicArn",
@@ -171,7 +174,7 @@ def test_every_function_has_its_own_role(resources: Resources) -> None:
 
 def test_route_table_settings_reach_the_functions(resources: Resources) -> None:
     functions = functions_by_name(resources)
-    entries: tuple[Route | ScheduledFunction, ...] = (*ROUTES, *SCHEDULED)
+    entries: tuple[FunctionSpec, ...] = (*ROUTES, *SCHEDULED, *OPERATORS)
     for entry in entries:
         props = functions[entry.function]["Properties"]
         settings = entry.settings
@@ -436,6 +439,7 @@ def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> 
         "OutboxParked",
         "AuditChainBroken",
         "AuditVerifyErrors",
+        "ReplayDlqErrors",
     ):
         assert f"Ticketing-dev-{section}" in names, section  # the runbook's section names
 

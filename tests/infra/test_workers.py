@@ -7,6 +7,7 @@ for the worker's code) and deletion protection / Multi-AZ switched off by contex
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from shared.runtime.catalog import (
     ROUTES,
+    SCHEDULED,
     WORKERS,
     Bucket,
     Database,
@@ -21,8 +23,17 @@ from shared.runtime.catalog import (
     FunctionSettings,
     Queue,
     QueueWorker,
+    all_specs,
 )
-from tests.infra.conftest import Synth, of_type, synthesize
+from tests.infra.conftest import (
+    Synth,
+    function_named,
+    grants,
+    of_type,
+    rendered,
+    role_statements,
+    synthesize,
+)
 from tests.infra.test_stack import functions_by_name, ref_id
 
 Resources = dict[str, dict[str, Any]]
@@ -119,6 +130,27 @@ def test_worker_dlq_is_alarmed(res: Resources) -> None:
     )
 
 
+def test_replay_dlq_may_move_the_worker_dlq_back_to_its_queue(res: Resources) -> None:
+    queue_id, props = worker_queue(res)
+    dlq_id = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    _, replay = function_named(res, "ticketing-replay-dlq")
+    described = json.loads(rendered(replay["Environment"]["Variables"]["DEAD_LETTER_QUEUES"]))
+    assert {
+        "name": FAKE.function,
+        "dlq_url": f"ref:{dlq_id}",
+        "dlq_arn": f"arn:{dlq_id}",
+        "source_queue_url": f"ref:{queue_id}",
+        "source_queue_arn": f"arn:{queue_id}",
+    } in described
+    assert len([d for d in described if "source_function" in d]) == len(SCHEDULED)
+    granted = grants(role_statements(res, replay["Role"]["Fn::GetAtt"][0]))
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert f"arn:{dlq_id}" in granted[action], action
+        assert f"arn:{queue_id}" not in granted[action], action
+    assert granted["sqs:SendMessage"] == {f"arn:{queue_id}"}  # the source queue only, never a DLQ
+    assert not any(f":{queue_id}" in arn or f":{dlq_id}" in arn for arn in granted["lambda:InvokeFunction"])
+
+
 def test_context_switches_deletion_protection_and_multi_az(res: Resources) -> None:
     (instance,) = of_type(res, "AWS::RDS::DBInstance").values()
     assert instance["Properties"]["DeletionProtection"] is False
@@ -169,7 +201,8 @@ def test_grants_and_variables_follow_the_declarations(res: Resources) -> None:
     writes = [s for s in mine if "s3:PutObject" in actions(s)]
     assert writes and all(attachments_id in str(s["Resource"]) for s in writes)
     # Only the sender (and the dead-letter replay, which puts messages back) may send to the queue.
-    replayers = {spec.function for spec in (*ROUTES_WITH_SENDER,) if spec.settings.declared(DeadLetterQueues)}
+    replayers = {spec.function for spec in all_specs() if spec.settings.declared(DeadLetterQueues)}
+    assert replayers == {"replay_dlq"}
     for name, fn in functions.items():
         if name in (SENDER, *replayers):
             continue
