@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from shared.kernel.errors import Forbidden, Unauthorized
@@ -41,6 +42,12 @@ SUBJECT_MAX_LENGTH = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Subjects of the service's own principals; a token may never carry one.
 SYSTEM_PREFIX = "system:"
+
+
+@lru_cache(maxsize=1024)
+def _scope_key(tenant: str | None, sub: str, is_platform: bool) -> str:
+    canonical = json.dumps([tenant, sub, is_platform], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def is_tenant_id(value: object) -> bool:
@@ -80,8 +87,7 @@ class Principal:
         """Identifies the caller for per-principal state (idempotency keys): a digest of a
         canonical encoding of (tenant or null, subject, platform flag), so that no two
         principals can share one, whatever characters their claims hold."""
-        canonical = json.dumps([self.tenant, self.sub, self.is_platform], separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return _scope_key(self.tenant, self.sub, self.is_platform)
 
     def has_any(self, roles: Iterable[Role]) -> bool:
         return bool(self.roles & frozenset(roles))

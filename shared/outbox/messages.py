@@ -61,10 +61,39 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, default=str, ensure_ascii=False).encode())
 
 
+def _bound(value: Any, budget: int) -> int | None:
+    """An upper bound of ``value``'s JSON size in bytes, or None once it may pass ``budget``,
+    without serializing it: a character takes at most 6 bytes in JSON (an escape). Most changes
+    are a state, a priority or a short title: they never reach ``json.dumps``."""
+    size: int
+    if isinstance(value, str):
+        size = 6 * len(value) + 2
+    elif value is None or isinstance(value, bool | float):
+        size = 32
+    elif isinstance(value, int):
+        size = 32 if -(10**30) < value < 10**30 else len(str(value))
+    elif isinstance(value, dict | list | tuple):
+        size = 2
+        pairs = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        for key, item in pairs:
+            size += 1 + (6 * len(key) + 3 if isinstance(key, str) else 0 if key is None else 32)
+            inner = _bound(item, budget - size)
+            if inner is None:
+                return None
+            size += inner
+            if size > budget:
+                return None
+    else:
+        return None
+    return size if size <= budget else None
+
+
 def bounded_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     """``changes`` with every value above ``MAX_VALUE_BYTES`` replaced by ``{"omitted": true}``."""
     return {
-        name: change if _size(change) <= MAX_VALUE_BYTES else {"omitted": True}
+        name: change
+        if _bound(change, MAX_VALUE_BYTES) is not None or _size(change) <= MAX_VALUE_BYTES
+        else {"omitted": True}
         for name, change in changes.items()
     }
 
