@@ -76,7 +76,8 @@ def _bound(value: Any, budget: int) -> int | None:
         size = 2
         pairs = value.items() if isinstance(value, dict) else ((None, v) for v in value)
         for key, item in pairs:
-            size += 1 + (6 * len(key) + 3 if isinstance(key, str) else 0 if key is None else 32)
+            # ", " before an item, '"key": ' before a value (json.dumps' default separators)
+            size += 2 + (6 * len(key) + 4 if isinstance(key, str) else 0 if key is None else 32)
             inner = _bound(item, budget - size)
             if inner is None:
                 return None
