@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -260,19 +261,51 @@ class UnitOfWork:
     recorded to the entrypoint's finish step, which publishes them.
     """
 
-    __slots__ = ("_after_commit", "conn", "principal")
+    __slots__ = ("_after_commit", "_savepoints", "conn", "principal")
 
     def __init__(self, conn: Connection, principal: Principal) -> None:
         self.conn = conn
         self.principal = principal
         self._after_commit: list[Callable[[], None]] = []
+        self._savepoints = 0
 
     def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None) -> psycopg.Cursor[Any]:
         return self.conn.execute(query, params, prepare=prepare)
 
-    def savepoint(self) -> Any:
-        """A nested transaction: its failure rolls back to here and leaves the outer one usable."""
-        return self.conn.transaction()
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an error inside rolls back to here (and comes out as a domain
+        error, like the transaction's own) and leaves the outer transaction usable.
+
+        Written out in SQL rather than with psycopg's ``transaction()``: that one decides between
+        a savepoint and a new transaction from the connection's status, which in pipeline mode
+        reads "idle" right after a result was fetched, so it would COMMIT our transaction (and
+        its scope) instead. The pipeline is synchronised at the end of the block, so that an
+        error of a statement nobody read inside it is caught here, not at COMMIT.
+        """
+        self._savepoints += 1
+        name = sql.Identifier(f"uow_savepoint_{self._savepoints}")
+        self.conn.execute(sql.SQL("SAVEPOINT {}").format(name))
+        try:
+            with translate_errors():
+                yield
+                self._sync()
+        except BaseException:
+            self._sync(quiet=True)  # an aborted pipeline takes commands again after a sync
+            self.conn.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))
+            self.conn.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
+            raise
+        self.conn.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
+
+    def _sync(self, *, quiet: bool = False) -> None:
+        if self.conn.pgconn.pipeline_status == psycopg.pq.PipelineStatus.OFF:
+            return
+        try:
+            with self.conn.pipeline() as pipeline:
+                pipeline.sync()
+        except psycopg.Error:
+            if not quiet:
+                raise
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

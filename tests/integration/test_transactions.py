@@ -85,3 +85,29 @@ def test_with_pipelining_off_the_same_requests_work(api, database, monkeypatch):
         tx.execute("SELECT title FROM ticket").fetchall()
     assert trips == [4]  # BEGIN, scope, SELECT, COMMIT
     check_a_late_error_rolls_back_everything(database, ticket)
+
+
+def test_a_savepoint_after_a_read_stays_inside_the_transaction(api, database):
+    """Issue 9 found: psycopg's own transaction() took a savepoint right after a fetched result
+    (pipeline mode reads "idle" then) for a new transaction, and COMMITted ours, scope and all."""
+    ticket = create_ticket()
+    with pytest.raises(Conflict), db.transaction(ACME) as uow:
+        assert uow.execute("SELECT count(*) AS n FROM ticket").fetchone()["n"] == 1  # read: "idle"
+        with uow.savepoint():
+            uow.execute(INSERT.format(id="gen_random_uuid()"))
+        # Still our transaction, with our scope: the tenant's row is visible, the insert counted.
+        assert uow.execute("SELECT current_setting('app.tenant_id') AS t").fetchone()["t"] == "acme"
+        assert uow.execute("SELECT count(*) AS n FROM ticket").fetchone()["n"] == 2
+        uow.execute(INSERT.format(id="%s"), (ticket["id"],))  # fails at COMMIT: everything rolls back
+    assert count_tickets(database) == 1
+
+
+def test_an_error_inside_a_savepoint_rolls_back_to_it_and_the_transaction_goes_on(api, database):
+    ticket = create_ticket()
+    with db.transaction(ACME) as uow:
+        uow.execute("SELECT 1").fetchone()
+        with pytest.raises(Conflict), uow.savepoint():  # translated, as the transaction's own errors
+            uow.execute(INSERT.format(id="%s"), (ticket["id"],))  # a duplicate key, never read
+        uow.execute(INSERT.format(id="gen_random_uuid()"))
+        assert uow.execute("SELECT current_setting('app.tenant_id') AS t").fetchone()["t"] == "acme"
+    assert count_tickets(database) == 2
