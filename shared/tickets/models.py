@@ -6,6 +6,7 @@ import json
 import re
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -528,31 +529,38 @@ class TicketPatch(_Request):
         return self
 
 
-def _transition_needs(schema: dict[str, Any]) -> None:
-    """What the lifecycle always needs for a target, whatever the ticket's state: a reason to
-    cancel, a resolution to resolve. A reopen (resolved or closed → in_progress) needs a reason
-    too, but moving to in_progress from elsewhere does not: that one the schema cannot say."""
+@cache
+def always_needed() -> dict[str, frozenset[State]]:
+    """What a move needs whatever the ticket's state, by member: the targets every policy of the
+    lifecycle table asks a reason for (canceled), or a resolution (resolved). A reopen (resolved or
+    closed → in_progress) needs a reason too, but moving to in_progress from elsewhere does not:
+    that one depends on the ticket, and the lifecycle checks it."""
     from shared.tickets import lifecycle  # the lifecycle table imports this module
 
-    _drop_null_defaults(schema)
-    rules: list[dict[str, Any]] = []
+    needed: dict[str, frozenset[State]] = {}
     for member, needs in (("reason", "needs_reason"), ("resolution", "needs_resolution")):
-        always = [
+        needed[member] = frozenset(
             target
             for target in State
             if (policies := [moves[target] for moves in lifecycle.TRANSITIONS.values() if target in moves])
             and all(getattr(policy, needs) for policy in policies)
-        ]
-        if always:
-            rules.append(
-                {
-                    "anyOf": [
-                        {"properties": {"to": {"enum": [s.value for s in State if s not in always]}}},
-                        {"required": [member], "properties": {member: {"type": "string"}}},
-                    ]
-                }
-            )
-    schema["allOf"] = rules
+        )
+    return needed
+
+
+def _transition_needs(schema: dict[str, Any]) -> None:
+    """``always_needed`` in the schema: to such a target, the member is required (and not null)."""
+    _drop_null_defaults(schema)
+    schema["allOf"] = [
+        {
+            "anyOf": [
+                {"properties": {"to": {"enum": [s.value for s in State if s not in targets]}}},
+                {"required": [member], "properties": {member: {"type": "string"}}},
+            ]
+        }
+        for member, targets in always_needed().items()
+        if targets
+    ]
     schema["description"] = (
         "Moving to canceled needs a `reason`, to resolved a `resolution`; reopening (resolved or closed"
         " → in_progress) needs a `reason` too."
@@ -560,11 +568,25 @@ def _transition_needs(schema: dict[str, Any]) -> None:
 
 
 class TransitionRequest(_Request):
+    """A move. What every move to its target needs is refused here, before the ticket is read (so
+    a request the schema refuses is a 422 whatever the ticket's state or version)."""
+
     model_config = ConfigDict(extra="forbid", json_schema_extra=_transition_needs)
 
     to: State
     reason: Reason | None = None
     resolution: Reason | None = None
+
+    @model_validator(mode="after")
+    def _what_the_target_needs(self) -> TransitionRequest:
+        for member, targets in always_needed().items():
+            if self.to in targets and getattr(self, member) is None:
+                problem = ValueError(f"moving to {self.to.value} needs a {member}")
+                raise ValidationError.from_exception_data(
+                    type(self).__name__,
+                    [{"type": "value_error", "loc": (member,), "input": None, "ctx": {"error": problem}}],
+                )
+        return self
 
 
 class CommentCreate(_Request):
