@@ -14,7 +14,7 @@ TTL ?= 3600
 # library still works with it, and the warning would bury test output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
-.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth bench bench-create bench-search bench-cold-init clean
+.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth fuzz bench bench-create bench-search bench-cold-init clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ pytest: $(STAMP)
 # (embedded, or TEST_DATABASE_URL) and rewrite the schema the migration test expects.
 schema-snapshot: $(STAMP)
 	$(PY) -m tests.schema_snapshot
+
+# Property-based testing of every operation against /openapi.json (schemathesis, all checks), as a
+# tenant user and a platform operator, against the running local stack (make run); make test runs a
+# bounded version. EXAMPLES per operation; SEED=... replays a run; ST='--phases fuzzing' passes options.
+EXAMPLES ?= 200
+SEED ?=
+ST ?=
+fuzz: $(STAMP)
+	PORT=$(PORT) $(PY) -m tests.e2e.test_fuzz --examples $(EXAMPLES) $(if $(SEED),--seed $(SEED)) -- $(ST)
 
 synth: $(STAMP)
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) app.py && echo "synthesised into cdk.out/"

@@ -6,7 +6,8 @@
 - ``shared`` layer: the project's ``shared/`` package under ``python/shared``.
 - one asset per function: only ``functions/<name>/`` (plus ``functions/__init__.py``), so the
   handler keeps its import path ``functions.<name>.handler``. The migrate function's asset also
-  carries ``migrations/``.
+  carries ``migrations/``; the openapi function's also carries the OpenAPI document, generated
+  here from every route function's resolver (``GENERATED``).
 
 Staged folders are named by a hash of their content and created by an atomic rename, so two
 synths running at once (pytest-xdist workers) never see a half-written folder.
@@ -32,6 +33,14 @@ PYTHON_VERSION = "3.12"
 PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+
+
+# Files a function's asset carries besides its folder, generated from the code at synth time by a
+# module run as ``python -m <module> <file>`` (a subprocess: infra imports no function code). The
+# openapi function serves the document merged from every route function's resolver, and its asset
+# holds none of those functions: it ships the document they produce instead (the same at every
+# synth of the same code; functions/openapi/document.py serves it when it is there).
+GENERATED: dict[str, tuple[str, str]] = {"openapi": ("openapi.json", "functions.openapi.document")}
 
 
 class AssetError(Exception):
@@ -110,7 +119,24 @@ class AssetBuilder:
         ]
         if with_migrations:
             sources.append(("migrations", self.repo_root / "migrations"))
-        return lambda_.Code.from_asset(str(self._stage("assets", name, sources)))
+        if name not in GENERATED:
+            return lambda_.Code.from_asset(str(self._stage("assets", name, sources)))
+        file, module = GENERATED[name]
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".generated-{name}-", dir=self.build_dir) as tmp:
+            out = Path(tmp) / file
+            self._generate(module, out, what=f"{file} for functions/{name}")
+            sources.append((f"functions/{name}/{file}", out))
+            return lambda_.Code.from_asset(str(self._stage("assets", name, sources)))
+
+    def _generate(self, module: str, out: Path, *, what: str) -> None:
+        """Run ``python -m module OUT`` in the repository, with this interpreter."""
+        command = [sys.executable, "-m", module, str(out)]
+        result = subprocess.run(  # noqa: S603 - our own module, with this interpreter
+            command, cwd=self.repo_root, capture_output=True, text=True, check=False, env=dict(os.environ)
+        )
+        if result.returncode != 0 or not out.is_file():
+            raise AssetError(f"generating {what} failed:\n{result.stderr[-4000:]}")
 
     def migrations_hash(self) -> str:
         """Changes whenever a migration file changes: the migration custom resource re-runs then."""

@@ -10,7 +10,17 @@ from shared.runtime import entrypoints
 app = http.make_app()
 
 
-@app.get("/healthz")
+@app.get(
+    "/healthz",
+    operation_id="healthz",
+    summary="Liveness",
+    description="No token needed; nothing but the function itself is checked.",
+    tags=["health"],
+    responses={
+        **http.success(200, http.Health, "The function runs."),
+        **http.problems(*http.ALWAYS),
+    },
+)
 def healthz() -> Response[Any]:
     return http.json_response(200, {"status": "ok"})
 

@@ -7,15 +7,51 @@ from aws_lambda_powertools.event_handler import Response
 from shared import http
 from shared.runtime import entrypoints
 from shared.tickets import search
-from shared.tickets.models import TicketQuery
+from shared.tickets.models import DEFAULT_PAGE_LIMIT, TicketPage, TicketQuery
 
 app = http.make_app()
 
 
-@app.get("/tickets")
-def list_tickets() -> Response[Any]:
+@app.get(
+    "/tickets",
+    operation_id="list_tickets",
+    summary="Search and list tickets",
+    description="Newest first. Tenant roles see their tenant's tickets (not platform-only ones), platform"
+    " roles every ticket or one tenant's (`tenant_id`). Filters combine with AND, the values of one list"
+    " filter with OR. Pages: send `next_cursor` back as `cursor`, with the same other parameters, until"
+    " it is null. A single-valued parameter given twice is a 400.",
+    tags=["tickets"],
+    security=http.BEARER,
+    responses={
+        **http.success(200, TicketPage, "A page of tickets."),
+        **http.problems(*http.ALWAYS, *http.AUTHORIZED, *http.DATABASE),
+    },
+)
+def list_tickets(
+    q: http.SearchQuery = None,
+    state: http.StatesQuery = None,
+    priority: http.PrioritiesQuery = None,
+    kind: http.KindsQuery = None,
+    category: http.CategoriesQuery = None,
+    tenant_id: http.TenantQuery = None,
+    assignee: http.AssigneeQuery = None,
+    tag: http.TagQuery = None,
+    limit: http.LimitQuery = DEFAULT_PAGE_LIMIT,
+    cursor: http.CursorQuery = None,
+) -> Response[Any]:
     who = http.principal(app)
-    query = http.parse_query(app, TicketQuery, list_fields=("state", "priority", "kind", "category"))
+    query = TicketQuery(
+        q=q,
+        state=state,
+        priority=priority,
+        kind=kind,
+        category=category,
+        tenant_id=tenant_id,
+        assignee=assignee,
+        tag=tag,
+        limit=limit,
+        cursor=cursor,
+    )
     result = http.read(who, lambda uow: search.search(uow, who, query))
     return http.page_response(result)
 

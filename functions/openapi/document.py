@@ -1,209 +1,157 @@
-"""The OpenAPI 3.1 document, generated from the route table and the pydantic models.
+"""The OpenAPI 3.1 document: every route function's own resolver's schema, merged.
 
-Each Lambda serves one route, so no single resolver knows the whole API; the document is
-composed here instead, from ``shared.routes.ROUTES`` (paths, methods, summaries, auth) and the
-models each route reads and answers with.
+Each route Lambda has a resolver that documents its one route from its decorator and signature
+(summary, operationId, tags, security, parameters, body, responses: ``shared.http.openapi``).
+``generate`` imports ``functions.<name>.handler`` for every route of the catalog
+(``shared.runtime.catalog.ROUTES``), asks each resolver for its schema and merges them with
+powertools' ``OpenAPIMerge``; nothing else lists what a route reads or answers. A short finishing
+pass (``_finish``) says in the document what the resolvers cannot.
+
+In AWS the openapi function's asset holds only its own folder, so the document is generated at
+synth time (``python -m functions.openapi.document OUT``, run by ``infra/assets.py``) and shipped
+as ``openapi.json`` beside this module; ``document()`` serves that file when it is there and
+generates the document otherwise (the local stack, tests).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import argparse
+import importlib
+import json
+import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from shared.runtime.catalog import ROUTES
 
-from shared.runtime.catalog import ROUTES, Route
-from shared.tickets.models import (
-    Comment,
-    CommentCreate,
-    CommentPage,
-    EventPage,
-    PageQuery,
-    Ticket,
-    TicketCreate,
-    TicketPage,
-    TicketPatch,
-    TicketQuery,
-    TransitionRequest,
+# Where the synthesised document is shipped in the openapi function's asset.
+DOCUMENT_FILE = Path(__file__).resolve().with_name("openapi.json")
+
+TITLE = "Ticketing API"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Incidents and service requests for every tenant of the data platform, in one auditable workflow."
+    " Errors are RFC 9457 problem details (application/problem+json). Text is UTF-8 and may not hold"
+    " NUL characters or lone surrogates; request bodies are at most 512 KiB of JSON nested at most 32"
+    " levels."
 )
-
-
-@dataclass(frozen=True)
-class _Spec:
-    responses: dict[int, type[BaseModel] | None]
-    request: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    errors: tuple[int, ...] = ()
-    headers: tuple[str, ...] = ()
-    path_param: bool = False
-    list_params: tuple[str, ...] = field(default=())
-
-
-_SPECS: dict[str, _Spec] = {
-    "healthz": _Spec(responses={200: None}),
-    "readyz": _Spec(responses={200: None}, errors=(503,)),
-    "openapi": _Spec(responses={200: None}),
-    "create_ticket": _Spec(
-        request=TicketCreate,
-        responses={201: Ticket},
-        errors=(400, 403, 409, 422),
-        headers=("Idempotency-Key",),
-    ),
-    "list_tickets": _Spec(
-        query=TicketQuery,
-        responses={200: TicketPage},
-        errors=(400, 403),
-        list_params=("state", "priority", "kind", "category"),
-    ),
-    "get_ticket": _Spec(responses={200: Ticket}, errors=(404,), path_param=True),
-    "update_ticket": _Spec(
-        request=TicketPatch,
-        responses={200: Ticket},
-        errors=(400, 403, 404, 409, 412, 422),
-        headers=("If-Match",),
-        path_param=True,
-    ),
-    "transition_ticket": _Spec(
-        request=TransitionRequest,
-        responses={200: Ticket},
-        errors=(400, 403, 404, 409, 412, 422),
-        headers=("Idempotency-Key", "If-Match"),
-        path_param=True,
-    ),
-    "add_comment": _Spec(
-        request=CommentCreate,
-        responses={201: Comment},
-        errors=(400, 403, 404, 409, 422),
-        headers=("Idempotency-Key",),
-        path_param=True,
-    ),
-    "list_comments": _Spec(query=PageQuery, responses={200: CommentPage}, errors=(400, 404), path_param=True),
-    "list_events": _Spec(query=PageQuery, responses={200: EventPage}, errors=(400, 404), path_param=True),
+TAGS = {
+    "tickets": "Open, find, read, change and move tickets through their lifecycle.",
+    "comments": "Public and internal comments on a ticket.",
+    "history": "A ticket's audit trail.",
+    "health": "Liveness and readiness, without a token.",
+    "documentation": "This document.",
 }
-
-_HEADER_DOCS = {
-    "Idempotency-Key": "Same key + same body returns the stored response; same key + another body is a 422. "
-    "Scoped to the caller, kept at least 24 hours.",
-    "If-Match": 'The ticket\'s version as its ETag (e.g. "3"); a mismatch is a 412.',
-}
-
-_PROBLEM = {
-    "type": "object",
-    "description": "RFC 9457 problem details",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-        "allowed_transitions": {"type": "array", "items": {"type": "string"}},
-    },
-    "required": ["type", "title", "status", "detail"],
-}
+# The bodies powertools documents for its own validation errors; this API answers them with a
+# Problem (shared.http.app), so routes declare their 422 themselves.
+_POWERTOOLS_VALIDATION_SCHEMAS = ("HTTPValidationError", "ResponseValidationError", "ValidationError")
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+def route_functions() -> list[str]:
+    """The functions that serve routes, each once, in catalog order."""
+    return list(dict.fromkeys(route.function for route in ROUTES))
 
 
-def _parameters(route: Route, spec: _Spec, defs: dict[str, Any]) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = []
-    if spec.path_param:
-        params.append(
-            {
-                "name": "ticket_id",
-                "in": "path",
-                "required": True,
-                "description": "The ticket's id (UUID) or key (TCK-42)",
-                "schema": {"type": "string"},
-            }
-        )
-    if spec.query is not None:
-        schema = spec.query.model_json_schema(ref_template="#/components/schemas/{model}")
-        defs.update(schema.pop("$defs", {}))
-        for name, prop in schema.get("properties", {}).items():
-            param: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": prop}
-            if name in spec.list_params:
-                param |= {
-                    "style": "form",
-                    "explode": True,
-                    "description": "Repeat or comma-separate to match any",
-                }
-            params.append(param)
-    for name in spec.headers:
-        params.append(
-            {
-                "name": name,
-                "in": "header",
-                "required": False,
-                "description": _HEADER_DOCS[name],
-                "schema": {"type": "string"},
-            }
-        )
-    return params
+def route_schema(function: str) -> dict[str, Any]:
+    """One route function's resolver's own OpenAPI schema, as JSON."""
+    module = importlib.import_module(f"functions.{function}.handler")
+    schema: dict[str, Any] = module.app.get_openapi_schema().model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    return schema
 
 
-def _operation(route: Route, spec: _Spec, defs: dict[str, Any]) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "operationId": route.function,
-        "summary": route.summary,
-        "parameters": _parameters(route, spec, defs),
-        "responses": {},
-    }
-    if route.auth:
-        operation["security"] = [{"bearer": []}]
-    else:
-        operation["security"] = []
-    if spec.request is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(spec.request)}},
-        }
-    for status, model in spec.responses.items():
-        content = {"application/json": {"schema": _ref(model) if model else {"type": "object"}}}
-        operation["responses"][str(status)] = {
-            "description": "OK" if status < 300 else "",
-            "content": content,
-        }
-    errors = (*spec.errors, *((401, 403) if route.auth else ()), 500)
-    for status in sorted(set(errors)):
-        operation["responses"][str(status)] = {
-            "description": "Problem",
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-    return operation
+def generate() -> dict[str, Any]:
+    """The whole API's document, merged from every route function's resolver."""
+    # Imported here: in AWS the function serves the synthesised file and never generates.
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+    from aws_lambda_powertools.event_handler.openapi.models import Tag
+
+    from shared.http.openapi import SECURITY_SCHEMES
+
+    merge = OpenAPIMerge(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        tags=[Tag(name=name, description=description) for name, description in TAGS.items()],
+        security_schemes=dict(SECURITY_SCHEMES),
+        on_conflict="error",
+    )
+    components: dict[str, tuple[str, Any]] = {}
+    for function in route_functions():
+        schema = route_schema(function)
+        for name, component in schema.get("components", {}).get("schemas", {}).items():
+            seen = components.setdefault(name, (function, component))
+            if seen[1] != component:  # the merge keeps the last one: they must be the same
+                raise ValueError(f"{function} and {seen[0]} document the schema {name} differently")
+        merge.add_schema(schema)
+    merged: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    return _finish(merged)
+
+
+def _finish(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the resolvers' schemas cannot say by themselves:
+
+    - header parameters under their usual spelling (``If-Match``): powertools lower-cases header
+      names to look them up; the declared spelling is the parameter schema's title;
+    - list query parameters (arrays) are repeated (``state=new&state=ack``): style form, explode;
+    - no 422 ``HTTPValidationError`` (powertools' own error body) where a route declared no 422 of
+      its own: this API answers validation errors with a Problem, and routes without a body have
+      no 422 to answer;
+    - responses in the order of their status codes.
+    """
+    for path_item in doc.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                title = schema.get("title")
+                if (
+                    parameter["in"] == "header"
+                    and isinstance(title, str)
+                    and title.lower() == parameter["name"]
+                ):
+                    parameter["name"] = title
+                if parameter["in"] == "query" and schema.get("type") == "array":
+                    parameter.update(style="form", explode=True)
+            responses = operation.get("responses", {})
+            if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+                del responses["422"]
+            operation["responses"] = dict(sorted(responses.items()))
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in _POWERTOOLS_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    if any(f'"#/components/schemas/{name}"' in json.dumps(doc) for name in _POWERTOOLS_VALIDATION_SCHEMAS):
+        raise ValueError("a route still refers to powertools' own validation error schema")
+    return doc
 
 
 @cache
 def document() -> dict[str, Any]:
-    models = {m for s in _SPECS.values() for m in (s.request, *s.responses.values()) if m is not None}
-    _, schemas = models_json_schema(
-        [
-            (m, "validation" if m in {s.request for s in _SPECS.values()} else "serialization")
-            for m in sorted(models, key=lambda m: m.__name__)
-        ],
-        ref_template="#/components/schemas/{model}",
+    """The document: as synthesised into the function's asset, or generated here and now."""
+    if DOCUMENT_FILE.is_file():
+        shipped: dict[str, Any] = json.loads(DOCUMENT_FILE.read_text(encoding="utf-8"))
+        return shipped
+    return generate()
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="functions.openapi.document", description="Write the API's OpenAPI document (JSON)."
     )
-    defs: dict[str, Any] = dict(schemas.get("$defs", {}))
-    paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
-        spec = _SPECS.get(route.function)
-        if spec is None:
-            continue
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, spec, defs)
-    defs["Problem"] = _PROBLEM
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Ticketing API",
-            "version": "1.0.0",
-            "description": "Incidents and service requests for every tenant of the data platform.",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": defs,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        },
-    }
+    parser.add_argument("out", type=Path, help="the file to write (- for stdout)")
+    args = parser.parse_args(argv)
+    text = render(generate())
+    if str(args.out) == "-":
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from shared.http.openapi import SECURITY_SCHEMES
 from shared.http.problems import PROBLEM_JSON, problem_body
 from shared.kernel.errors import DomainError
 from shared.observability import logger
@@ -28,12 +29,26 @@ def problem(
     )
 
 
+_PARAMETERS = ("path", "query", "header", "cookie")
+
+
 def validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
-    """Pydantic errors without the input values (they may carry personal data)."""
-    return [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in errors
-    ]
+    """Pydantic errors without the input values (they may carry personal data).
+
+    A parameter is declared ``X | None`` (absent is None), so pydantic reports a bad value once per
+    member of that union: "should match pattern" under a ``constrained-str`` tag, and "should be
+    None" under ``none``. None is never on the wire, so that error is dropped, and the tags are left
+    out of the location, which names the parameter (and the item of a list: ``query, state, 0``).
+    """
+    described = []
+    for e in errors:
+        loc = tuple(e.get("loc") or ())
+        if loc[:1] and loc[0] in _PARAMETERS:
+            if e.get("type") == "none_required":
+                continue
+            loc = (*loc[:2], *(p for p in loc[2:] if isinstance(p, int)))
+        described.append({"loc": [str(p) for p in loc], "msg": e.get("msg", ""), "type": e.get("type", "")})
+    return described
 
 
 def _internal_error() -> Response[str]:
@@ -45,8 +60,28 @@ def _internal_error() -> Response[str]:
     )
 
 
+def _given_twice(errors: list[Any]) -> tuple[str, str] | None:
+    """(where, name) of a single-valued query parameter or header that came more than once: the
+    resolver hands it its list of values, which its schema refuses. Picking one would be a guess."""
+    for e in errors:
+        loc, given = tuple(e.get("loc") or ()), e.get("input")
+        if (
+            len(loc) >= 2
+            and loc[0] in ("query", "header")
+            and e.get("type") != "none_required"  # the None member of an optional parameter's union
+            and not any(isinstance(p, int) for p in loc[2:])  # not one item of a list parameter
+            and isinstance(given, list)
+            and len(given) > 1
+        ):
+            return ("query parameter" if loc[0] == "query" else "header", str(loc[1]))
+    return None
+
+
 def make_app() -> APIGatewayRestResolver:
+    """The resolver of one route function. Its OpenAPI schema (``app.get_openapi_schema()``) is
+    that route's part of the API's document, which ``functions/openapi`` merges."""
     app = APIGatewayRestResolver(enable_validation=True)
+    app.configure_openapi(security_schemes=SECURITY_SCHEMES)
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response[str]:
@@ -69,9 +104,12 @@ def make_app() -> APIGatewayRestResolver:
                 title="Validation failed",
                 errors=validation_errors(errors),
             )
+        repeated = _given_twice(errors)
         return problem(
             400,
-            "The request's parameters are invalid.",
+            f"Give the {repeated[0]} '{repeated[1]}' once."
+            if repeated
+            else "The request's parameters are invalid.",
             slug="bad-request",
             title="Bad request",
             errors=validation_errors(errors),

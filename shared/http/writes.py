@@ -1,5 +1,7 @@
-"""What a route handler does with a request: who is calling, its parameters, and one scoped
-transaction for a read or a write (honouring ``Idempotency-Key``); ETags and ``If-Match``.
+"""What a route handler does with a request: who is calling, and one scoped transaction for a
+read or a write (honouring ``Idempotency-Key``); ETags and ``If-Match``. The request's parameters
+are declared on the route (``shared.http.openapi``) and validated by the resolver before the
+handler runs.
 
 The events a write records are published by the entrypoint's finish step once the transaction
 has committed (``shared.runtime.entrypoints``), after the response where the host allows.
@@ -14,20 +16,19 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from shared import db, idempotency
 from shared.auth import Principal
-from shared.http.app import validation_errors
 from shared.kernel import pagination
 from shared.kernel.clock import Clock, utcnow
-from shared.kernel.errors import BadRequest, PreconditionFailed, Unauthorized
+from shared.kernel.errors import BadRequest, Unauthorized
 
-BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 T = TypeVar("T")
 _CORRELATION = re.compile(r"^[\w.:-]{1,128}$")
 # An entity tag as If-Match carries it: "3", W/"3", or * (RFC 9110 grammar, our versions).
 IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,10}")$'
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -55,51 +56,11 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     return Principal.from_claims(context)
 
 
-def correlation_id(app: APIGatewayRestResolver) -> str:
-    given = app.current_event.headers.get("x-correlation-id") or ""
-    if _CORRELATION.match(given):
+def correlation_id(app: APIGatewayRestResolver, given: str | None) -> str:
+    """The ``X-Correlation-Id`` the client gave when it is a plain id, else this request's id."""
+    if given is not None and _CORRELATION.match(given):
         return given
     return str(app.current_event.request_context.request_id)
-
-
-def header(app: APIGatewayRestResolver, name: str) -> str | None:
-    value = app.current_event.headers.get(name)
-    return value if value is None else str(value)
-
-
-def query_params(app: APIGatewayRestResolver, *, list_fields: tuple[str, ...] = ()) -> dict[str, list[str]]:
-    """Query parameters, each as the list of its values. Only ``list_fields`` are lists for the
-    API: they may be repeated or comma-separated (``state=new,ack``). Every other value is kept
-    whole, commas included (``q=orders, billing``, ``assignee=Doe, Jane``)."""
-    multi = app.current_event.multi_value_query_string_parameters or {}
-    single = app.current_event.query_string_parameters or {}
-    params: dict[str, list[str]] = {}
-    for name in set(multi) | set(single):
-        values = [str(v) for v in (multi.get(name) or [single[name]])]
-        if name in list_fields:
-            values = [part.strip() for value in values for part in value.split(",") if part.strip()]
-        params[name] = values
-    return params
-
-
-def parse_query(
-    app: APIGatewayRestResolver, model: type[BaseModelT], *, list_fields: tuple[str, ...] = ()
-) -> BaseModelT:
-    """The query parameters validated by ``model`` (400 when they do not fit); a single-valued
-    parameter given twice is a 400 too."""
-    values: dict[str, Any] = {}
-    for name, given in query_params(app, list_fields=list_fields).items():
-        if name in list_fields:
-            values[name] = given
-        elif len(given) > 1 and name in model.model_fields:
-            raise BadRequest(f"Give the query parameter '{name}' once.")
-        else:
-            values[name] = given[-1] if given else None
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]
-        raise BadRequest("The request's parameters are invalid.", errors=validation_errors(errors)) from None
 
 
 def json_response(
@@ -125,7 +86,12 @@ Operation = Callable[[db.UnitOfWork], tuple[BaseModel, dict[str, str]]]
 
 
 def write(
-    app: APIGatewayRestResolver, who: Principal, operation: Operation, *, status: int = 200
+    app: APIGatewayRestResolver,
+    who: Principal,
+    operation: Operation,
+    *,
+    status: int = 200,
+    idempotency_key: str | None = None,
 ) -> Response[Any]:
     """Run ``operation`` in one scoped transaction, idempotently when the client sent a key.
 
@@ -133,7 +99,7 @@ def write(
     request → 422; a duplicate racing the first → waits for it, then the stored response (or
     409 if the first is still running after the lock timeout).
     """
-    key = header(app, "idempotency-key")
+    key = idempotency_key
     if key is not None:
         key = idempotency.validate_key(key)
     with db.transaction(who) as uow:
@@ -164,15 +130,14 @@ def read(who: Principal, operation: Callable[[db.UnitOfWork], T]) -> T:
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """The version an If-Match header names: ``"3"``, ``W/"3"`` or ``3``; ``*`` or absent → None."""
-    if value is None or value.strip() == "*":
+    """The version an If-Match header names: ``"3"`` or ``W/"3"``; ``*`` or absent → None. The
+    route declares the header with ``IF_MATCH_PATTERN``, so the resolver refuses anything else
+    (400) before this runs; here it is refused the same way for any other caller."""
+    if value is None or value == "*":
         return None
-    raw = value.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit() or len(raw) > 10:
-        raise PreconditionFailed(
-            f'If-Match must carry the ticket\'s version as its ETag, e.g. "3"; got {value!r}.'
-        )
-    return int(raw)
+    if not _IF_MATCH.match(value):
+        raise BadRequest(f'If-Match must carry the ticket\'s version as its ETag, e.g. "3"; got {value!r}.')
+    return int(value.removeprefix("W/").strip('"'))
 
 
 def etag(version: int) -> str:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
 from shared.auth import TENANT_ID_PATTERN
 from shared.kernel.pagination import CURSOR_MAX_LENGTH, CURSOR_PATTERN
@@ -93,9 +98,15 @@ class CommentVisibility(StrEnum):
 # Text as clients send it. Lengths are checked on what the client sent, before any trimming,
 # so the server never accepts what its own schema refuses; required text is then trimmed and
 # must keep a non-whitespace character. NUL characters (PostgreSQL text cannot hold them) and
-# lone surrogates are refused before validation (``shared.api``); the patterns say so too.
+# lone surrogates are refused before validation (``shared.http.gate``); the patterns say so too.
+#
+# "Whitespace" is spelled out rather than written ``\s``: ``\s`` means different characters to
+# Python (``str.strip``), to ECMA-262 (JSON Schema patterns: it includes U+FEFF but not U+001C-1F
+# or U+0085) and to other engines. ``WHITESPACE`` is exactly what ``str.strip()`` removes, so the
+# pattern a client validates against and the trimming the server does agree character by character.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
-SOME_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+SOME_TEXT = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 _TEXT_NOTE = "No NUL characters or lone surrogates."
 
 
@@ -191,11 +202,61 @@ def check_fields_bounds(fields: dict[str, Any]) -> dict[str, Any]:
 # Long text inside a category's typed fields (the whole of ``fields`` is bounded too).
 FieldText = Annotated[str, _free_text(FIELDS_MAX_STRING)]
 
+# Free-form JSON (inside ``fields``): any JSON value whose strings and keys hold no NUL character,
+# which PostgreSQL cannot store (the door refuses it: shared.http.gate); the schema says so at every
+# level, so a client validating against it is refused nothing it was allowed.
+JsonText = Annotated[str, StringConstraints(pattern=NO_NUL)]
+# Keys are JsonText: pydantic documents them as patternProperties, which leave other keys free
+# unless additionalProperties says otherwise.
+_KEYS_ARE_TEXT = Field(json_schema_extra={"additionalProperties": False})
+JsonData = TypeAliasType(
+    "JsonData",
+    "bool | int | float | JsonText | list[JsonData] | Annotated[dict[JsonText, JsonData], _KEYS_ARE_TEXT]"
+    " | None",
+)
+
 Fields = Annotated[
-    dict[str, Any],
+    dict[JsonText, JsonData],
+    _KEYS_ARE_TEXT,
     Field(description="Typed fields of the category. " + FIELDS_NOTE, max_length=FIELDS_MAX_KEYS),
     AfterValidator(check_fields_bounds),
 ]
+
+
+# JSON values as JSON Schema types them, without pydantic's lax conversions ("500" or true for a
+# number, "yes" or 1 for a boolean, a Unix time or "2026-01-01" for a date-time): the server takes
+# exactly what the schema allows.
+# RFC 3339 date-time (JSON Schema's format), from year 0001 on (Python's first year).
+DATE_TIME_PATTERN = (
+    r"^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC3339 = re.compile(DATE_TIME_PATTERN)
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError("must be a JSON integer")
+    return int(value)
+
+
+def _json_date_time(value: Any) -> Any:
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:30:00Z")
+    return value
+
+
+JsonDateTime = Annotated[
+    datetime, BeforeValidator(_json_date_time), Field(json_schema_extra={"pattern": DATE_TIME_PATTERN})
+]
+NonNegativeNumber = Annotated[float, Field(ge=0), BeforeValidator(_json_number)]
+NonNegativeInteger = Annotated[int, Field(ge=0), BeforeValidator(_json_integer)]
 
 
 # Typed fields per category: all optional (a ticket can be opened before everything is known),
@@ -217,14 +278,14 @@ class PipelineFailureFields(_Fields):
 
 class DataFreshnessFields(_Fields):
     dataset: Name | None = None
-    expected_at: datetime | None = None
-    lag_minutes: int | None = Field(default=None, ge=0)
+    expected_at: JsonDateTime | None = None
+    lag_minutes: NonNegativeInteger | None = None
 
 
 class SchemaDriftFields(_Fields):
     dataset: Name | None = None
-    expected_schema: dict[str, Any] | None = None
-    observed_schema: dict[str, Any] | None = None
+    expected_schema: Annotated[dict[JsonText, JsonData], _KEYS_ARE_TEXT] | None = None
+    observed_schema: Annotated[dict[JsonText, JsonData], _KEYS_ARE_TEXT] | None = None
 
 
 class SecurityFindingFields(_Fields):
@@ -235,14 +296,14 @@ class SecurityFindingFields(_Fields):
 
 class CostAnomalyFields(_Fields):
     service: Name | None = None
-    expected_usd: float | None = Field(default=None, ge=0)
-    observed_usd: float | None = Field(default=None, ge=0)
+    expected_usd: NonNegativeNumber | None = None
+    observed_usd: NonNegativeNumber | None = None
 
 
 class SchemaChangeFields(_Fields):
     dataset: Name | None = None
     change: FieldText | None = None
-    breaking: bool | None = None
+    breaking: StrictBool | None = None
 
 
 class NewConnectorFields(_Fields):
@@ -252,8 +313,8 @@ class NewConnectorFields(_Fields):
 
 class QuotaFields(_Fields):
     resource: Name | None = None
-    current_limit: float | None = Field(default=None, ge=0)
-    requested_limit: float | None = Field(default=None, ge=0)
+    current_limit: NonNegativeNumber | None = None
+    requested_limit: NonNegativeNumber | None = None
 
 
 class AccessFields(_Fields):
@@ -265,7 +326,7 @@ class AccessFields(_Fields):
 
 class ConfigurationFields(_Fields):
     setting: Name | None = None
-    value: Any = None
+    value: JsonData = None
 
 
 class DeletionExportFields(_Fields):
@@ -318,13 +379,27 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
 
 
+def _with_ref(value: Any, old: str, new: str) -> Any:
+    """``value`` with every ``{"$ref": old}`` pointing to ``new`` instead."""
+    if isinstance(value, dict):
+        return {k: (new if k == "$ref" and v == old else _with_ref(v, old, new)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_ref(item, old, new) for item in value]
+    return value
+
+
 def _create_alternatives(schema: dict[str, Any]) -> None:
     """What the schema cannot say by property alone: a ticket has a kind or a category (or both,
     agreeing), and its ``fields`` are the typed fields of that category (none without one)."""
     _drop_null_defaults(schema)
+    # The typed fields' own schemas refer to free-form JSON as their own "#/$defs/JsonData"; in
+    # here they must refer to the definition this schema uses for ``fields``, wherever the
+    # generator puts it (a component of the OpenAPI document, or this schema's $defs).
+    json_data = schema["properties"]["fields"]["patternProperties"][NO_NUL]["$ref"]
     branches: list[dict[str, Any]] = []
     for category, model in CATEGORY_FIELDS.items():
-        fields_schema = model.model_json_schema()
+        fields_schema = _with_ref(model.model_json_schema(), "#/$defs/JsonData", json_data)
+        fields_schema.pop("$defs", None)
         fields_schema.pop("title", None)
         fields_schema["description"] = f"Typed fields of {category.value}. " + FIELDS_NOTE
         branches.append(
@@ -332,7 +407,7 @@ def _create_alternatives(schema: dict[str, Any]) -> None:
                 "required": ["category"],
                 "properties": {
                     "category": {"const": category.value},
-                    "kind": {"enum": [kind_of(category).value]},
+                    "kind": {"enum": [kind_of(category).value, None]},  # absent or null: implied
                     "fields": fields_schema,
                 },
             }
@@ -340,13 +415,27 @@ def _create_alternatives(schema: dict[str, Any]) -> None:
     branches.append(
         {
             "required": ["kind"],
-            "properties": {"category": {"type": "null"}, "fields": {"type": "object", "maxProperties": 0}},
+            "properties": {
+                "kind": {"enum": [kind.value for kind in Kind]},
+                "category": {"type": "null"},
+                "fields": {"type": "object", "maxProperties": 0},
+            },
         }
     )
     schema["anyOf"] = branches
+    # A ticket seen by a tenant names that tenant (tenant roles may simply give their own).
+    schema["allOf"] = [
+        {
+            "anyOf": [
+                {"properties": {"visibility": {"enum": [Visibility.PLATFORM_ONLY.value, None]}}},
+                {"required": ["tenant_id"], "properties": {"tenant_id": {"type": "string"}}},
+            ]
+        }
+    ]
     schema["description"] = (
         "Give a kind or a category (the category implies the kind; both must agree). `fields` are the"
-        " typed fields of the category: none without one."
+        " typed fields of the category: none without one. A `tenant` or `mixed` visibility needs a"
+        " `tenant_id`."
     )
 
 
@@ -374,6 +463,8 @@ class TicketCreate(_Request):
     def _kind_matches_category(self) -> TicketCreate:
         if self.category is None and self.kind is None:
             raise ValueError("give a kind or a category")
+        if self.visibility in (Visibility.TENANT, Visibility.MIXED) and self.tenant_id is None:
+            raise ValueError(f"a {self.visibility.value} ticket needs a tenant_id")
         if self.category is not None:
             expected = kind_of(self.category)
             if self.kind is not None and self.kind != expected:
@@ -391,8 +482,10 @@ _NOT_CLEARABLE = ("title", "description", "priority", "visibility", "tags", "fie
 
 
 def _patch_schema(schema: dict[str, Any]) -> None:
-    """Members that may be changed but not cleared are not nullable in the schema either."""
+    """Members that may be changed but not cleared are not nullable in the schema either; an empty
+    patch changes nothing and is refused."""
     _drop_null_defaults(schema)
+    schema["minProperties"] = 1
     for name in _NOT_CLEARABLE:
         prop = schema["properties"][name]
         branches = [b for b in prop.pop("anyOf", []) if b != {"type": "null"}]
@@ -436,10 +529,64 @@ class TicketPatch(_Request):
         return self
 
 
+@cache
+def always_needed() -> dict[str, frozenset[State]]:
+    """What a move needs whatever the ticket's state, by member: the targets every policy of the
+    lifecycle table asks a reason for (canceled), or a resolution (resolved). A reopen (resolved or
+    closed → in_progress) needs a reason too, but moving to in_progress from elsewhere does not:
+    that one depends on the ticket, and the lifecycle checks it."""
+    from shared.tickets import lifecycle  # the lifecycle table imports this module
+
+    needed: dict[str, frozenset[State]] = {}
+    for member, needs in (("reason", "needs_reason"), ("resolution", "needs_resolution")):
+        needed[member] = frozenset(
+            target
+            for target in State
+            if (policies := [moves[target] for moves in lifecycle.TRANSITIONS.values() if target in moves])
+            and all(getattr(policy, needs) for policy in policies)
+        )
+    return needed
+
+
+def _transition_needs(schema: dict[str, Any]) -> None:
+    """``always_needed`` in the schema: to such a target, the member is required (and not null)."""
+    _drop_null_defaults(schema)
+    schema["allOf"] = [
+        {
+            "anyOf": [
+                {"properties": {"to": {"enum": [s.value for s in State if s not in targets]}}},
+                {"required": [member], "properties": {member: {"type": "string"}}},
+            ]
+        }
+        for member, targets in always_needed().items()
+        if targets
+    ]
+    schema["description"] = (
+        "Moving to canceled needs a `reason`, to resolved a `resolution`; reopening (resolved or closed"
+        " → in_progress) needs a `reason` too."
+    )
+
+
 class TransitionRequest(_Request):
+    """A move. What every move to its target needs is refused here, before the ticket is read (so
+    a request the schema refuses is a 422 whatever the ticket's state or version)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_transition_needs)
+
     to: State
     reason: Reason | None = None
     resolution: Reason | None = None
+
+    @model_validator(mode="after")
+    def _what_the_target_needs(self) -> TransitionRequest:
+        for member, targets in always_needed().items():
+            if self.to in targets and getattr(self, member) is None:
+                problem = ValueError(f"moving to {self.to.value} needs a {member}")
+                raise ValidationError.from_exception_data(
+                    type(self).__name__,
+                    [{"type": "value_error", "loc": (member,), "input": None, "ctx": {"error": problem}}],
+                )
+        return self
 
 
 class CommentCreate(_Request):
@@ -507,17 +654,46 @@ class TicketEvent(BaseModel):
 
 class TicketPage(BaseModel):
     items: list[Ticket]
-    next_cursor: str | None
+    next_cursor: Cursor | None
 
 
 class CommentPage(BaseModel):
     items: list[Comment]
-    next_cursor: str | None
+    next_cursor: Cursor | None
 
 
 class EventPage(BaseModel):
     items: list[TicketEvent]
-    next_cursor: str | None
+    next_cursor: Cursor | None
+
+
+# ---- query parameters ------------------------------------------------------------------------------
+
+
+def _comma_separated(value: Any) -> Any:
+    """A list filter's values, each of which may itself be a comma-separated list (``state=new,ack``
+    is ``state=new&state=ack``). Split on commas only: nothing is trimmed and no empty item is
+    dropped, so ``state=new,`` or ``state=`` is refused, as the schema's enum refuses it."""
+    items = value if isinstance(value, list) else [value]
+    return [part for item in items for part in (item.split(",") if isinstance(item, str) else [item])]
+
+
+CommaSeparated = BeforeValidator(_comma_separated)
+StateFilter = Annotated[list[State], CommaSeparated]
+PriorityFilter = Annotated[list[Priority], CommaSeparated]
+KindFilter = Annotated[list[Kind], CommaSeparated]
+CategoryFilter = Annotated[list[Category], CommaSeparated]
+SearchText = Annotated[
+    str,
+    Field(
+        max_length=500,
+        description="Full-text query: English stemming, web-search syntax (quotes, OR, -word). " + _TEXT_NOTE,
+        json_schema_extra={"pattern": NO_NUL},
+    ),
+    AfterValidator(str.strip),
+]
+PageLimit = Annotated[int, Field(ge=1, le=200, description="Items per page (at most 200).")]
+DEFAULT_PAGE_LIMIT = 50
 
 
 class TicketQuery(BaseModel):
@@ -525,29 +701,13 @@ class TicketQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    q: (
-        Annotated[
-            str,
-            Field(max_length=500, description="Full-text query. " + _TEXT_NOTE),
-            AfterValidator(str.strip),
-        ]
-        | None
-    ) = None
-    state: list[State] | None = None
-    priority: list[Priority] | None = None
-    kind: list[Kind] | None = None
-    category: list[Category] | None = None
+    q: SearchText | None = None
+    state: StateFilter | None = None
+    priority: PriorityFilter | None = None
+    kind: KindFilter | None = None
+    category: CategoryFilter | None = None
     tenant_id: TenantId | None = None
     assignee: Name | None = None
     tag: Tag | None = None
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: Cursor | None = None
-
-
-class PageQuery(BaseModel):
-    """Query parameters of a paged sub-resource list."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: PageLimit = DEFAULT_PAGE_LIMIT
     cursor: Cursor | None = None

@@ -1,0 +1,276 @@
+"""What a route declares on its decorator and in its signature, so that its resolver documents it:
+the parameters every route reads the same way (the ticket path parameter, ``Idempotency-Key``,
+``If-Match``, ``X-Correlation-Id``, the query filters and pages), the responses it answers with
+(its success model and headers, and one RFC 9457 ``Problem`` for every error) and the bearer
+security scheme.
+
+The OpenAPI document is each route function's own resolver's schema, merged
+(``functions/openapi``): nothing here lists routes. Parameters are validated by the resolver
+exactly as documented (a malformed one is a 400, see ``shared.http.app``), so the document and
+the server refuse the same requests.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
+
+from shared.http.problems import PROBLEM_JSON
+from shared.http.writes import IF_MATCH_PATTERN
+from shared.tickets.models import (
+    CategoryFilter,
+    Cursor,
+    KindFilter,
+    Name,
+    PageLimit,
+    PriorityFilter,
+    SearchText,
+    State,
+    StateFilter,
+    Tag,
+    TenantId,
+)
+
+JSON = "application/json"
+
+# ---- security ----------------------------------------------------------------------------------------
+
+BEARER_SCHEME = "bearer"
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    BEARER_SCHEME: HTTPBearer(
+        bearerFormat="JWT",
+        description="A JWT from the platform's identity provider (roles, and a tenant for tenant roles).",
+    )
+}
+# The security of every route that goes through the authorizer (all but the health checks).
+BEARER: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
+
+# ---- parameters --------------------------------------------------------------------------------------
+
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # shared.idempotency.validate_key's rule
+
+TicketRef = Annotated[
+    str,
+    Path(
+        description="The ticket: its id (a UUID) or its key, e.g. TCK-42 (case-insensitive). Anything else,"
+        " or another tenant's ticket, is a 404."
+    ),
+]
+IdempotencyKey = Annotated[
+    Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)] | SkipJsonSchema[None],
+    Header(
+        alias="Idempotency-Key",
+        description="1-255 visible ASCII characters, unique per request. The same key with the same request"
+        " returns the stored response (with Idempotent-Replayed: true); with another request it is a 422;"
+        " while the first is still running, a 409. Keys are the caller's own and kept at least 24 hours.",
+    ),
+]
+IfMatch = Annotated[
+    Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | SkipJsonSchema[None],
+    Header(
+        alias="If-Match",
+        description='The ticket\'s version as its ETag ("3", or W/"3"), as a read returned it: the change'
+        " is made only if the ticket is still at that version (412 otherwise, naming the current one)."
+        " * or no header: no check.",
+    ),
+]
+CorrelationId = Annotated[
+    str | SkipJsonSchema[None],
+    Header(
+        alias="X-Correlation-Id",
+        description="Recorded with the change (audit trail, events) when it is 1-128 letters, digits or"
+        " '_.:-'; any other value is ignored and the request id is recorded instead.",
+    ),
+]
+
+_ANY_OF = "Any of these (OR): repeat the parameter, or separate values with commas (a,b is the same as a&b)."
+SearchQuery = Annotated[SearchText | SkipJsonSchema[None], Query()]
+StatesQuery = Annotated[StateFilter | SkipJsonSchema[None], Query(description="States. " + _ANY_OF)]
+PrioritiesQuery = Annotated[
+    PriorityFilter | SkipJsonSchema[None], Query(description="Priorities. " + _ANY_OF)
+]
+KindsQuery = Annotated[
+    KindFilter | SkipJsonSchema[None],
+    Query(description="Kinds. " + _ANY_OF + " Both kinds means no kind filter."),
+]
+CategoriesQuery = Annotated[
+    CategoryFilter | SkipJsonSchema[None], Query(description="Categories. " + _ANY_OF)
+]
+TenantQuery = Annotated[
+    TenantId | SkipJsonSchema[None],
+    Query(description="One tenant's tickets (platform roles; a tenant role may name only its own tenant)."),
+]
+AssigneeQuery = Annotated[
+    Name | SkipJsonSchema[None], Query(description="Tickets assigned to this person (exact, after trimming).")
+]
+TagQuery = Annotated[Tag | SkipJsonSchema[None], Query(description="Tickets carrying this tag.")]
+LimitQuery = Annotated[PageLimit, Query()]
+CursorQuery = Annotated[
+    Cursor | SkipJsonSchema[None],
+    Query(
+        description="The next_cursor of the previous page, with the same other parameters: a cursor this API"
+        " did not issue, or issued for another query, is a 400."
+    ),
+]
+
+# ---- responses ---------------------------------------------------------------------------------------
+
+
+class ProblemItem(BaseModel):
+    """One thing wrong with the request, located (``["body", "title"]``, ``["query", "limit"]``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str]
+    msg: str
+    type: str | SkipJsonSchema[None] = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every error this API answers."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        description="The kind of problem: urn:ticketing:problem:<slug> (e.g. validation-error),"
+        " or about:blank."
+    )
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    instance: str | SkipJsonSchema[None] = Field(
+        default=None, description="The request's path (answers given at the gateway)."
+    )
+    errors: list[ProblemItem] | SkipJsonSchema[None] = Field(
+        default=None, description="What is wrong with the request, one item per problem found."
+    )
+    allowed_transitions: list[State] | SkipJsonSchema[None] = Field(
+        default=None, description="The states the ticket may move to from its current state (409)."
+    )
+    current_state: State | SkipJsonSchema[None] = Field(default=None, description="The ticket's state (409).")
+    current_version: int | SkipJsonSchema[None] = Field(
+        default=None, description="The ticket's version, after a stale If-Match (412)."
+    )
+
+
+class Health(BaseModel):
+    status: str = Field(description='"ok": the function runs.')
+
+
+class Readiness(BaseModel):
+    status: str = Field(description='"ready": the database answers and is migrated.')
+    checks: dict[str, str] = Field(description='Each dependency checked: "ok".')
+
+
+# What each problem status means in this API (the same words on every route that can answer it).
+_PROBLEMS: dict[int, str] = {
+    400: "Malformed request: a parameter or header that does not fit its schema, a body that is not JSON"
+    " (or not UTF-8, or nested deeper than 32 levels), a cursor this API did not issue for this query.",
+    401: "No bearer token, or one that is invalid or expired.",
+    403: "The caller's roles may not do this (or a token with platform roles carries a tenant).",
+    404: "No such ticket, or one the caller may not see (another tenant's ticket is a 404, never a 403).",
+    405: "The method is not allowed on this path; Allow lists the methods that are.",
+    409: "A conflict with the ticket's state: a transition the lifecycle does not allow (naming the allowed"
+    " ones), a frozen ticket, a concurrent change, or a request with the same Idempotency-Key in progress.",
+    412: "If-Match names another version than the ticket's current one (current_version says which).",
+    413: "The request body is larger than 512 KiB.",
+    415: "The request body is not application/json (UTF-8).",
+    422: "The body does not fit the schema, or a rule of the ticket's current state (e.g. a reopen needs a"
+    " reason), or text with a NUL character or a lone surrogate, or an Idempotency-Key reused with"
+    " another request.",
+    500: "Something went wrong on the service's side; it has been logged.",
+    503: "A dependency (the database) is unavailable or did not answer in time; retry later.",
+}
+_PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    405: {
+        "Allow": {"description": "The methods the path has.", "required": True, "schema": {"type": "string"}}
+    },
+}
+
+ETAG: dict[str, Any] = {
+    "ETag": {
+        "description": 'The ticket\'s version as an entity tag ("3"), for If-Match.',
+        "required": True,
+        "schema": {"type": "string", "pattern": r'^"[0-9]+"$'},
+    }
+}
+LOCATION: dict[str, Any] = {
+    "Location": {
+        "description": "Where the new resource is read.",
+        "required": True,
+        "schema": {"type": "string", "format": "uri-reference"},
+    }
+}
+REPLAYED: dict[str, Any] = {
+    "Idempotent-Replayed": {
+        "description": "Present on the stored response replayed for a repeated Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def success(
+    status: int,
+    model: type[BaseModel] | None,
+    description: str,
+    *,
+    headers: dict[str, Any] | None = None,
+    links: dict[str, Any] | None = None,
+) -> dict[int, OpenAPIResponse]:
+    """A success response: its JSON body's model (None: any JSON object), headers and links."""
+    content: dict[str, Any] = {"model": model} if model is not None else {"schema": {"type": "object"}}
+    response: dict[str, Any] = {"description": description, "content": {JSON: content}}
+    if headers:
+        response["headers"] = headers
+    if links:
+        response["links"] = links
+    return {status: cast(OpenAPIResponse, response)}
+
+
+def problems(*statuses: int) -> dict[int, OpenAPIResponse]:
+    """Problem responses (``application/problem+json``, the ``Problem`` schema) for ``statuses``."""
+    answered: dict[int, OpenAPIResponse] = {}
+    for status in sorted(set(statuses)):
+        response: dict[str, Any] = {
+            "description": _PROBLEMS[status],
+            "content": {PROBLEM_JSON: {"model": Problem}},
+        }
+        if status in _PROBLEM_HEADERS:
+            response["headers"] = _PROBLEM_HEADERS[status]
+        answered[status] = cast(OpenAPIResponse, response)
+    return answered
+
+
+# Problem statuses by what a route does, combined on each decorator.
+ALWAYS = (400, 500)  # any route: the door refuses a query parameter with a NUL character (400)
+AUTHORIZED = (401, 403)  # behind the authorizer
+DATABASE = (503,)  # reads the database
+WRITES = (409,)  # writes: a concurrent change, a duplicate
+BODY = (400, 413, 415, 422)  # takes a JSON body
+TICKET = (404,)  # under /tickets/{ticket_id}
+# A ticket_id of "." is a dot segment: the URL a client sends is normalised to a sibling path, and
+# where that path has other methods the answer is 405 (POST /tickets/./comments is POST /tickets/comments).
+SIBLING_METHODS = (405,)
+
+
+def ticket_links(
+    ticket_id: str, *, reads: tuple[str, ...] = (), changes: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Links from a response that names a ticket to the operations on that ticket (by operationId):
+    ``reads`` take its id (``ticket_id``, a runtime expression such as ``$response.body#/id``),
+    ``changes`` also its version, the response's ETag, as If-Match."""
+    links: dict[str, Any] = {
+        operation: {"operationId": operation, "parameters": {"ticket_id": ticket_id}} for operation in reads
+    }
+    for operation in changes:
+        links[operation] = {
+            "operationId": operation,
+            "parameters": {"ticket_id": ticket_id, "header.If-Match": "$response.header.ETag"},
+        }
+    return links
