@@ -2,9 +2,9 @@
 
 Every transaction the service runs is opened here, and every one carries its principal's scope
 as transaction-local settings (``app.tenant_id``, ``app.is_platform``, ``app.principal``,
-``app.system``) that PostgreSQL's row-level security policies read. The application connects
-as ``ticketing_app``, a role without BYPASSRLS, so a query that forgets its WHERE clause still
-cannot see another tenant's rows. Only ``Principal.system(...)`` gets the system scope.
+``app.system``, ``app.roles``) that PostgreSQL's row-level security policies read. The
+application connects as ``ticketing_app``, a role without BYPASSRLS, so a query that forgets its
+WHERE clause still cannot see another tenant's rows. Only ``Principal.system(...)`` gets the system scope.
 
 Where the database is comes from the entrypoint (``configure``): a URL locally and in tests,
 the app secret and RDS Proxy in AWS. The secret is read through a callable the entrypoint hands
@@ -234,17 +234,21 @@ def close_all(*, every_thread: bool = False) -> None:
 
 SCOPE = (
     "SELECT set_config('app.tenant_id', %s, true), set_config('app.is_platform', %s, true),"
-    " set_config('app.principal', %s, true), set_config('app.system', %s, true)"
+    " set_config('app.principal', %s, true), set_config('app.system', %s, true),"
+    " set_config('app.roles', %s, true)"
 )
 
 
-def _scope_params(principal: Principal) -> tuple[str, str, str, str]:
-    """The values of ``SCOPE`` for the principal (empty tenant = none)."""
+def _scope_params(principal: Principal) -> tuple[str, str, str, str, str]:
+    """The values of ``SCOPE`` for the principal (empty tenant = none). ``app.roles`` is the
+    principal's roles, comma-separated, for the policies that tell roles apart (``app_has_role``,
+    migration 0007: who may read an integration is not who may change it)."""
     return (
         principal.tenant or "",
         "on" if principal.is_platform else "off",
         principal.scope_key,
         "on" if principal.is_system else "off",
+        ",".join(sorted(principal.roles)),
     )
 
 
