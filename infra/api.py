@@ -1,8 +1,9 @@
 """The REST API, built from ``shared.routes.ROUTES``: one Lambda per route, one JWT authorizer.
 
 Every route with ``auth=True`` goes through the TOKEN authorizer (``Authorization`` header,
-results cached for five minutes); only the health checks (``auth=False``) have none. Errors that
-API Gateway produces itself are RFC 9457 ``application/problem+json`` like the handlers' own.
+results cached for five minutes); only the health checks and ``POST /v2/enqueue``, whose routing
+key authenticates each event (``auth=False``), have none. Errors that API Gateway produces itself
+are RFC 9457 ``application/problem+json`` like the handlers' own.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ class Api(Construct):
                 request_validator=self.validator,
             )
             if not route.auth:
-                reason = f"{route.method} {route.path} is a health check: probes call it without credentials."
+                reason = f"{route.method} {route.path} takes no JWT: {route.no_auth_reason}."
                 acknowledge(method, "APIG4", reason)
                 acknowledge(method, "COG4", reason)
 

@@ -129,6 +129,11 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
             _route_bus_to_queue(
                 events, sqs, bus=bus_name, rule=name, pattern=dict(worker.event_pattern), url=url
             )
+    # A queue some function sends to whose worker is not in the catalog yet: the queue alone (no
+    # consumer, no DLQ), so that the sender runs locally; its messages wait there.
+    for unbuilt in sorted(sent_to() - set(aws.worker_queue_urls)):
+        name = f"ticketing-{unbuilt.replace('_', '-')}"
+        aws.worker_queue_urls[unbuilt] = sqs.create_queue(QueueName=name)["QueueUrl"]
     s3 = _client("s3", endpoint)
     for bucket in ("attachments",):
         physical = f"ticketing-local-{bucket}"
@@ -136,6 +141,16 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
         aws.buckets[bucket] = physical
     os.environ.update(declared_env(aws))
     return aws
+
+
+def sent_to() -> set[str]:
+    """The workers whose queues any function of the catalog declares it sends to."""
+    return {
+        resource.worker
+        for spec in catalog.all_specs()
+        for resource in spec.settings.declared(catalog.Queue)
+        if isinstance(resource, catalog.Queue)
+    }
 
 
 def declared_env(aws: LocalAws) -> dict[str, str]:

@@ -103,7 +103,7 @@ def main() -> int:
                 [
                     "",
                     f"Ticketing local stack is up ({time.monotonic() - started:.1f}s)",
-                    f"  API        {url}   (no token: {url}/healthz, {url}/readyz)",
+                    f"  API        {url}   (no token: {url}/healthz, {url}/readyz, POST {url}/v2/enqueue)",
                     "  Token      TOKEN=$(make -s token SUB=alice TENANT=acme ROLES=tenant_user | tail -1)"
                     "   (valid 1 hour; TTL=seconds)",
                     f'             curl -s -w "\\n" -H "Authorization: Bearer $TOKEN" {url}/tickets',

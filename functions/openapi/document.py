@@ -32,14 +32,16 @@ TITLE = "Ticketing API"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Incidents and service requests for every tenant of the data platform, in one auditable workflow."
-    " Errors are RFC 9457 problem details (application/problem+json). Text is UTF-8 and may not hold"
-    " NUL characters or lone surrogates; request bodies are at most 512 KiB of JSON nested at most 32"
-    " levels."
+    " Errors are RFC 9457 problem details (application/problem+json), except on POST /v2/enqueue, which"
+    " answers as PagerDuty's Events API v2 does. Text is UTF-8 and may not hold NUL characters or lone"
+    " surrogates; request bodies are at most 512 KiB of JSON nested at most 32 levels."
 )
 TAGS = {
     "tickets": "Open, find, read, change and move tickets through their lifecycle.",
     "comments": "Public and internal comments on a ticket.",
     "history": "A ticket's audit trail.",
+    "integrations": "Routing keys for POST /v2/enqueue, and the defaults of the tickets their events open.",
+    "intake": "Machine events in: PagerDuty's Events API v2, authenticated by an integration's routing key.",
     "health": "Liveness and readiness, without a token.",
     "documentation": "This document.",
 }

@@ -52,6 +52,8 @@ class RuntimeSettings(EnvSettings):
     # (before the handler returns) or "extension" (a Lambda internal extension).
     after_response: Literal["inline", "extension"] = "inline"
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # Events per minute a routing key may send to POST /v2/enqueue (an integration may have its own).
+    enqueue_rate_limit_per_minute: int = Field(default=120, ge=1, le=100_000)
 
 
 class DatabaseSettings(EnvSettings):

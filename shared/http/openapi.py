@@ -12,7 +12,7 @@ the server refuse the same requests.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
@@ -59,6 +59,12 @@ TicketRef = Annotated[
     Path(
         description="The ticket: its id (a UUID) or its key, e.g. TCK-42 (case-insensitive). Anything else,"
         " or another tenant's ticket, is a 404."
+    ),
+]
+IntegrationId = Annotated[
+    str,
+    Path(
+        description="The integration's id (a UUID). Anything else, or another tenant's integration, is a 404."
     ),
 ]
 IdempotencyKey = Annotated[
@@ -109,6 +115,14 @@ AssigneeQuery = Annotated[
     Name | SkipJsonSchema[None], Query(description="Tickets assigned to this person (exact, after trimming).")
 ]
 TagQuery = Annotated[Tag | SkipJsonSchema[None], Query(description="Tickets carrying this tag.")]
+IntegrationTenantQuery = Annotated[
+    TenantId | SkipJsonSchema[None],
+    Query(description="One tenant's integrations (platform roles; a tenant admin may name only its own)."),
+]
+IntegrationStatusQuery = Annotated[
+    Literal["active", "revoked"] | SkipJsonSchema[None],
+    Query(description="Only active integrations (their keys are accepted), or only revoked ones."),
+]
 LimitQuery = Annotated[PageLimit, Query()]
 CursorQuery = Annotated[
     Cursor | SkipJsonSchema[None],
@@ -233,12 +247,13 @@ def success(
     return {status: cast(OpenAPIResponse, response)}
 
 
-def problems(*statuses: int) -> dict[int, OpenAPIResponse]:
-    """Problem responses (``application/problem+json``, the ``Problem`` schema) for ``statuses``."""
+def problems(*statuses: int, meaning: dict[int, str] | None = None) -> dict[int, OpenAPIResponse]:
+    """Problem responses (``application/problem+json``, the ``Problem`` schema) for ``statuses``;
+    ``meaning`` says what a status means on this route where the usual words are the tickets'."""
     answered: dict[int, OpenAPIResponse] = {}
     for status in sorted(set(statuses)):
         response: dict[str, Any] = {
-            "description": _PROBLEMS[status],
+            "description": (meaning or {}).get(status) or _PROBLEMS[status],
             "content": {PROBLEM_JSON: {"model": Problem}},
         }
         if status in _PROBLEM_HEADERS:
@@ -254,6 +269,16 @@ DATABASE = (503,)  # reads the database
 WRITES = (409,)  # writes: a concurrent change, a duplicate
 BODY = (400, 413, 415, 422)  # takes a JSON body
 TICKET = (404,)  # under /tickets/{ticket_id}
+INTEGRATION = (404,)  # under /integrations/{integration_id}
+# What the integration routes' problems mean (the usual words are the tickets').
+INTEGRATION_PROBLEMS: dict[int, str] = {
+    403: "The caller's roles may not do this: integrations are read by platform admins and operators and"
+    " tenant admins (their tenant's), and changed by platform admins and tenant admins (their tenant's,"
+    " without a queue or a rate limit).",
+    404: "No such integration, or one the caller may not see (another tenant's is a 404, never a 403).",
+    405: "The method is not allowed on this path; Allow lists the methods that are.",
+    409: "The integration is revoked: its key cannot be rotated (create a new integration).",
+}
 # A ticket_id of "." is a dot segment: the URL a client sends is normalised to a sibling path, and
 # where that path has other methods the answer is 405 (POST /tickets/./comments is POST /tickets/comments).
 SIBLING_METHODS = (405,)

@@ -37,6 +37,8 @@ class RequestContext:
 
     idempotency_ttl_hours: int = 24
     clock: Clock = utcnow
+    # Events per minute a routing key of POST /v2/enqueue may send, unless its integration says.
+    enqueue_rate_limit_per_minute: int = 120
 
 
 def request_context(app: APIGatewayRestResolver) -> RequestContext:

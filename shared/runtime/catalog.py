@@ -169,7 +169,10 @@ class FunctionSpec:
 class Route(FunctionSpec):
     method: str
     path: str  # API Gateway resource path, e.g. /tickets/{ticket_id}
-    auth: bool = True  # False only for health checks: everything else goes through the authorizer
+    # False only for health checks and POST /v2/enqueue (its routing key authenticates each event):
+    # everything else goes through the authorizer. ``no_auth_reason`` says why (cdk-nag).
+    auth: bool = True
+    no_auth_reason: str = "a health check: probes call it without credentials"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +205,7 @@ _SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15, resources=(Database(),)
 _WRITE = FunctionSettings(
     memory_mb=512, timeout_s=15, resources=(Database(), EventBus()), after_response=True
 )
+_CONFIGURE = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 
 ROUTES: tuple[Route, ...] = (
     Route(method="GET", path="/healthz", function="healthz", summary="Liveness", auth=False, settings=_LIGHT),
@@ -281,6 +285,58 @@ ROUTES: tuple[Route, ...] = (
         function="list_events",
         summary="A ticket's audit trail",
         settings=_READ,
+    ),
+    Route(
+        method="POST",
+        path="/v2/enqueue",
+        function="enqueue",
+        summary="Send an event (PagerDuty Events API v2)",
+        auth=False,
+        no_auth_reason="the PagerDuty Events API v2: the routing key in the body authenticates each event"
+        " (checked against its stored hash), as monitoring tools send it",
+        settings=FunctionSettings(
+            memory_mb=512,
+            timeout_s=10,
+            resources=(Database(), Queue(worker="intake")),
+            after_response=True,
+            # Unauthenticated: a flood of bad keys may not take every database connection.
+            reserved_concurrency=50,
+        ),
+    ),
+    Route(
+        method="POST",
+        path="/integrations",
+        function="create_integration",
+        summary="Create an integration and its routing key",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="GET",
+        path="/integrations",
+        function="list_integrations",
+        summary="List integrations",
+        settings=_READ,
+    ),
+    Route(
+        method="GET",
+        path="/integrations/{integration_id}",
+        function="get_integration",
+        summary="Read one integration",
+        settings=_READ,
+    ),
+    Route(
+        method="DELETE",
+        path="/integrations/{integration_id}",
+        function="revoke_integration",
+        summary="Revoke an integration's routing key",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="POST",
+        path="/integrations/{integration_id}/rotate-key",
+        function="rotate_integration_key",
+        summary="Replace an integration's routing key",
+        settings=_CONFIGURE,
     ),
 )
 

@@ -136,16 +136,20 @@ def finish(svc: Services | None, request_id: str) -> None:
 # ---- routes ------------------------------------------------------------------------------------------
 
 
-def http(app: Any, function: str | catalog.FunctionSpec) -> Handler:
-    """The Lambda handler of a route function: the door (``shared.http.gate``), then the resolver,
-    with logging context, correlation id and tracing; then the finish step. Call at import."""
+Door = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+def http(app: Any, function: str | catalog.FunctionSpec, *, door: Door = refuse_bad_input) -> Handler:
+    """The Lambda handler of a route function: the door (``shared.http.gate``, or the route's own:
+    ``POST /v2/enqueue`` answers in PagerDuty's shape), then the resolver, with logging context,
+    correlation id and tracing; then the finish step. Call at import."""
     spec = spec_of(function)
     init_phase(spec)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler
     def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = refuse_bad_input(event)
+        refused = door(event)
         if refused is not None:
             return refused
         try:
@@ -166,7 +170,9 @@ def http(app: Any, function: str | catalog.FunctionSpec) -> Handler:
             }
         app.append_context(
             request_context=RequestContext(
-                idempotency_ttl_hours=svc.settings.idempotency_ttl_hours, clock=svc.clock
+                idempotency_ttl_hours=svc.settings.idempotency_ttl_hours,
+                clock=svc.clock,
+                enqueue_rate_limit_per_minute=svc.settings.enqueue_rate_limit_per_minute,
             )
         )
         result: dict[str, Any] = app.resolve(event, context)

@@ -31,6 +31,7 @@ import schemathesis
 
 from shared.http.openapi import IDEMPOTENCY_KEY_PATTERN
 from shared.http.writes import IF_MATCH_PATTERN
+from shared.intake.pagerduty import ROUTING_KEY_PATTERN
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +46,10 @@ PRINCIPALS = {
 }
 # Where schemathesis.toml reads the bearer token from.
 TOKEN_VARIABLE = "TICKETING_FUZZ_TOKEN"
+# The routing key of the integration the run sends POST /v2/enqueue events through (before_call).
+ROUTING_KEY_VARIABLE = "TICKETING_FUZZ_ROUTING_KEY"
+# Who creates that integration (platform admins create integrations).
+INTEGRATION_ADMIN = {"sub": "fuzz-pat", "tenant": "", "roles": "platform_admin"}
 CONFIG = ROOT / "schemathesis.toml"
 # The bounded run's changes to schemathesis.toml, for time only (what is checked is the same):
 # - values captured from earlier responses make the fuzzing phase's generation several times slower
@@ -58,6 +63,8 @@ BOUNDED_TABLES = "\n[phases.fuzzing.extra-data-sources]\nresponses = false\n"
 
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_ROUTING_KEY = re.compile(ROUTING_KEY_PATTERN)
+_JSON = re.compile(r"^application/json\s*(;|$)", re.IGNORECASE)
 
 
 def _sets_out_to_break(case: Any, header: str) -> bool:
@@ -72,7 +79,7 @@ def _sets_out_to_break(case: Any, header: str) -> bool:
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    """Two corrections to generated requests, each keeping them what schemathesis meant them to be.
+    """Three corrections to generated requests, each keeping them what schemathesis meant them to be.
 
     - Each valid Idempotency-Key is made unique to its request (still 1-255 visible ASCII
       characters). A key is one request's by contract, and a key reused with another request is a
@@ -82,8 +89,25 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
       characters other than letters and digits (an entity tag is quoted), so it builds its cases on
       one of its invalid values (0) and labels them positive: every PATCH and transition it sent
       was refused for the header, and the bodies it meant to test were never judged.
+    - A well-formed routing key in a POST /v2/enqueue event becomes the run's integration's key
+      (``ROUTING_KEY_VARIABLE``). A key is valid only when the service issued it, which no schema
+      can say; with a drawn one every event would be refused for its key, and the event itself
+      never judged. Content-Type probes keep their drawn key: the route reads any media type as
+      JSON (monitoring tools send all sorts), which the document cannot say either.
     """
     headers = case.headers or {}
+    routing_key = os.environ.get(ROUTING_KEY_VARIABLE)
+    body = case.body
+    if (
+        routing_key
+        and case.method.upper() == "POST"
+        and case.path == "/v2/enqueue"
+        and isinstance(body, dict)
+        and isinstance(body.get("routing_key"), str)
+        and _ROUTING_KEY.match(body["routing_key"])
+        and _JSON.match(str(headers.get("Content-Type") or case.media_type or "application/json"))
+    ):
+        body["routing_key"] = routing_key
     key = headers.get("Idempotency-Key")
     if isinstance(key, str) and _IDEMPOTENCY_KEY.match(key):
         headers["Idempotency-Key"] = f"{key}.{uuid.uuid4().hex}"[-255:]
@@ -161,6 +185,19 @@ def bounded_config(workdir: Path) -> Path:
     return config
 
 
+def fuzz_integration(url: str, admin_token: str) -> str:
+    """The routing key of a new integration for the run's events, with a limit no run reaches."""
+    created = requests.post(
+        f"{url}/integrations",
+        headers={"Authorization": f"Bearer {admin_token}"},
+        json={"name": f"schemathesis {uuid.uuid4().hex[:8]}", "rate_limit_per_minute": 100_000},
+        timeout=30,
+    )
+    created.raise_for_status()
+    key: str = created.json()["routing_key"]
+    return key
+
+
 def run_schemathesis(
     url: str,
     tokens: dict[str, str],
@@ -168,12 +205,14 @@ def run_schemathesis(
     *,
     max_examples: int,
     seed: int | None,
+    routing_key: str,
     config: Path = CONFIG,
     extra: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     timeout: float | None = TIMEOUT_S,
 ) -> list[Run]:
-    """One ``st run`` per principal (name → token), side by side, against the stack at ``url``."""
+    """One ``st run`` per principal (name → token), side by side, against the stack at ``url``;
+    POST /v2/enqueue events go through ``routing_key``'s integration."""
     started: list[tuple[str, str, int, float, subprocess.Popen[str]]] = []
     for principal, token in tokens.items():
         served = requests.get(f"{url}/openapi.json", headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -187,7 +226,12 @@ def run_schemathesis(
         process = subprocess.Popen(
             command,
             cwd=ROOT,  # schemathesis.toml, and this module as its hooks
-            env={**(env if env is not None else os.environ), TOKEN_VARIABLE: token, "NO_COLOR": "1"},
+            env={
+                **(env if env is not None else os.environ),
+                TOKEN_VARIABLE: token,
+                ROUTING_KEY_VARIABLE: routing_key,
+                "NO_COLOR": "1",
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -205,11 +249,40 @@ def run_schemathesis(
     return runs
 
 
+def intake_depth(url: str) -> int:
+    """Messages on the local intake queue, visible or in flight (through the gateway to moto)."""
+    import boto3
+
+    sqs = boto3.session.Session().client(
+        "sqs",
+        endpoint_url=url,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    queue_url = sqs.get_queue_url(QueueName="ticketing-intake")["QueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    depth = 0
+    for name in names:
+        depth += int(attributes[name])
+    return depth
+
+
 def test_the_api_does_what_its_document_says(stack: Any, tmp_path: Path) -> None:
     tokens = {principal: stack.token(ttl=3600, **claims) for principal, claims in PRINCIPALS.items()}
+    routing_key = fuzz_integration(stack.url, stack.token(ttl=600, **INTEGRATION_ADMIN))
+    queued_before = intake_depth(stack.url)
     config = bounded_config(tmp_path)
     runs = run_schemathesis(
-        stack.url, tokens, tmp_path, max_examples=MAX_EXAMPLES, seed=SEED, config=config, env=stack.env
+        stack.url,
+        tokens,
+        tmp_path,
+        max_examples=MAX_EXAMPLES,
+        seed=SEED,
+        routing_key=routing_key,
+        config=config,
+        env=stack.env,
     )
     for run in runs:
         print(f"{run.principal}: {run.seconds:.0f} s, {run.phases}")  # shown with -rP
@@ -219,6 +292,9 @@ def test_the_api_does_what_its_document_says(stack: Any, tmp_path: Path) -> None
         assert run.every_operation_tested, (
             f"not every operation was tested as {run.principal}:\n{run.summary}"
         )
+    # The events schemathesis sent with the run's routing key were judged and queued, not all
+    # refused for their key.
+    assert intake_depth(stack.url) > queued_before
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / ".local" / "fuzz", help="documents and reports")
     parser.add_argument("st_options", nargs="*", help="more options for st run (after --)")
     args = parser.parse_args(argv)
-    tokens = {}
-    for principal, claims in PRINCIPALS.items():
+
+    def mint(claims: dict[str, str]) -> str:
         token_options = ["--sub", claims["sub"], "--tenant", claims["tenant"], "--roles", claims["roles"]]
         minted = subprocess.run(
             [sys.executable, "-m", "local.token", *token_options, "--ttl", "7200"],
@@ -240,13 +316,16 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
             check=True,
         )
-        tokens[principal] = minted.stdout.strip().splitlines()[-1]
+        return minted.stdout.strip().splitlines()[-1]
+
+    tokens = {principal: mint(claims) for principal, claims in PRINCIPALS.items()}
     runs = run_schemathesis(
         args.url,
         tokens,
         args.out,
         max_examples=args.examples,
         seed=args.seed,
+        routing_key=fuzz_integration(args.url, mint(INTEGRATION_ADMIN)),
         extra=tuple(args.st_options),
         timeout=None,
     )

@@ -15,14 +15,17 @@ from shared.runtime.catalog import (
     SCHEDULED,
     EventBus,
     FunctionSpec,
+    Queue,
     Route,
     ScheduledFunction,
     all_function_names,
 )
-from tests.infra.conftest import Synth, of_type
+from tests.infra.conftest import Synth, grants, of_type, rendered, role_statements
 
 Resources = dict[str, dict[str, Any]]
-HEALTH_PATHS = {"/healthz", "/readyz"}
+# The routes without the authorizer: the health checks, and POST /v2/enqueue (its routing key
+# authenticates each event).
+UNAUTHENTICATED_PATHS = {"/healthz", "/readyz", "/v2/enqueue"}
 OUTPUT_NAMES = (
     "ApiUrl",
     "EventBusName",
@@ -234,7 +237,36 @@ def test_write_routes_publish_after_the_response(resources: Resources) -> None:
     for name, fn in functions.items():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
         assert (env.get("AFTER_RESPONSE") == "extension") == (name in deferring), name
-    assert all(route.settings.declared(EventBus) for route in ROUTES if route.settings.after_response)
+    # ...and each of them publishes somewhere: the ticket bus, or a worker's queue.
+    assert all(
+        route.settings.declared(EventBus) or route.settings.declared(Queue)
+        for route in ROUTES
+        if route.settings.after_response
+    )
+
+
+def test_enqueue_sends_to_the_intake_queue_and_nowhere_else(resources: Resources) -> None:
+    """POST /v2/enqueue is unauthenticated: its role may send to the intake queue and read the app
+    secret, and nothing more (no PutEvents, no other queue)."""
+    functions = functions_by_name(resources)
+    props = functions["enqueue"]["Properties"]
+    env = props["Environment"]["Variables"]
+    intake_queue = ref_id(env["INTAKE_QUEUE_URL"])
+    assert resources[intake_queue]["Type"] == "AWS::SQS::Queue"
+    statements = role_statements(resources, ref_id(props["Role"]))
+    actions = {
+        a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    sqs = [s for s in statements if any(str(a).startswith("sqs:") for a in s["Action"])]
+    assert grants(sqs)["sqs:SendMessage"] == {f"arn:{intake_queue}"}
+    assert {
+        rendered(r)
+        for s in sqs
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    } == {f"arn:{intake_queue}"}
+    assert not any(action.startswith("events:") for action in actions)
+    assert "EVENT_BUS_NAME" not in env
+    assert props["ReservedConcurrentExecutions"] == 50
 
 
 def test_migrate_function_ships_the_migrations(synth: Synth, resources: Resources) -> None:
@@ -282,13 +314,16 @@ def method_paths(resources: Resources) -> dict[str, tuple[str, str]]:
     return paths
 
 
-def test_every_route_is_a_method_and_only_health_checks_skip_the_authorizer(resources: Resources) -> None:
+def test_every_route_is_a_method_and_only_health_checks_and_enqueue_skip_the_authorizer(
+    resources: Resources,
+) -> None:
     paths = method_paths(resources)
     assert set(paths.values()) == {(r.method, r.path) for r in ROUTES}
+    assert {r.path for r in ROUTES if not r.auth} == UNAUTHENTICATED_PATHS
     (authorizer_id,) = of_type(resources, "AWS::ApiGateway::Authorizer")
     for logical_id, (verb, path) in paths.items():
         props = resources[logical_id]["Properties"]
-        if path in HEALTH_PATHS:
+        if path in UNAUTHENTICATED_PATHS:
             assert props["AuthorizationType"] == "NONE", (verb, path)
             assert "AuthorizerId" not in props
         else:
