@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
@@ -125,9 +126,19 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
                 "source_queue_arn": source_arn,
             }
         )
-        if worker.event_pattern:
+        for declared in worker.rules:
+            pattern: dict[str, Any] = dict(declared.pattern)
+            if declared.sources_context is not None:
+                pattern["source"] = list(cdk_context().get(declared.sources_context) or [])
+                if not pattern["source"]:
+                    continue
             _route_bus_to_queue(
-                events, sqs, bus=bus_name, rule=name, pattern=dict(worker.event_pattern), url=url
+                events,
+                sqs,
+                bus=bus_name if declared.bus == "ticket" else "default",
+                rule=f"{name}-{declared.id}",
+                pattern=pattern,
+                url=url,
             )
     s3 = _client("s3", endpoint)
     for bucket in ("attachments",):
@@ -136,6 +147,13 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
         aws.buckets[bucket] = physical
     os.environ.update(declared_env(aws))
     return aws
+
+
+def cdk_context() -> dict[str, Any]:
+    """cdk.json's context: the local stack is configured like a deployment of this checkout."""
+    path = Path(__file__).resolve().parent.parent / "cdk.json"
+    context: dict[str, Any] = json.loads(path.read_text())["context"]
+    return context
 
 
 def declared_env(aws: LocalAws) -> dict[str, str]:
@@ -152,4 +170,7 @@ def declared_env(aws: LocalAws) -> dict[str, str]:
         (variable,) = catalog.Bucket(name).env_names()
         env[variable] = physical
     env["DEAD_LETTER_QUEUES"] = json.dumps(aws.dead_letter_queues)
+    context = cdk_context()
+    env["INTAKE_ACCOUNT_TENANTS"] = json.dumps(context.get("accountTenants") or {})
+    env["INTAKE_REOPEN_WINDOW_MINUTES"] = str(context.get("intakeReopenWindowMinutes", 10))
     return env

@@ -25,6 +25,7 @@ from shared.http.writes import IF_MATCH_PATTERN
 from shared.tickets.models import (
     CategoryFilter,
     Cursor,
+    DedupKey,
     KindFilter,
     Name,
     PageLimit,
@@ -109,6 +110,10 @@ AssigneeQuery = Annotated[
     Name | SkipJsonSchema[None], Query(description="Tickets assigned to this person (exact, after trimming).")
 ]
 TagQuery = Annotated[Tag | SkipJsonSchema[None], Query(description="Tickets carrying this tag.")]
+DedupKeyQuery = Annotated[
+    DedupKey | SkipJsonSchema[None],
+    Query(description="Tickets opened for this dedup key (fingerprint) by intake, newest first."),
+]
 LimitQuery = Annotated[PageLimit, Query()]
 CursorQuery = Annotated[
     Cursor | SkipJsonSchema[None],

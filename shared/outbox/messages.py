@@ -92,8 +92,8 @@ def _bound(value: Any, budget: int) -> int | None:
             if size > budget:
                 return None
         return size if size <= budget else None
-    size = _scalar_bound(value, kind)
-    return None if size is None or size > budget else size
+    scalar = _scalar_bound(value, kind)
+    return None if scalar is None or scalar > budget else scalar
 
 
 def _scalar_bound(value: Any, kind: type) -> int | None:
