@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from constructs import Node
@@ -39,6 +41,9 @@ class StackSettings:
     db_connections_alarm_threshold: int = 300
     # Operator functions are deployed as "<prefix>-<name>" (runbook: ticketing-replay-dlq).
     function_name_prefix: str = "ticketing"
+    # Intake: AWS account id → tenant, for AWS's own events; flap protection's reopen window.
+    account_tenants: dict[str, str] = field(default_factory=dict)
+    intake_reopen_window_minutes: int = 10
 
     @classmethod
     def from_context(cls, node: Node) -> StackSettings:
@@ -64,4 +69,31 @@ class StackSettings:
             alarm_topic_arn=_optional(get("alarmTopicArn")),
             db_connections_alarm_threshold=int(get("dbConnectionsAlarmThreshold", 300)),
             function_name_prefix=_optional(get("functionNamePrefix")) or "ticketing",
+            account_tenants=_account_tenants(get("accountTenants", {})),
+            intake_reopen_window_minutes=_minutes(get("intakeReopenWindowMinutes", 10)),
         )
+
+
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def _account_tenants(value: Any) -> dict[str, str]:
+    """``accountTenants``: {"123456789012": "acme"} (or its JSON text, from ``-c``)."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    if not isinstance(value, dict):
+        raise ValueError(f"context 'accountTenants' must map account ids to tenant ids, got {value!r}")
+    for account, tenant in value.items():
+        if not _ACCOUNT.match(str(account)) or not isinstance(tenant, str) or not _TENANT.match(tenant):
+            raise ValueError(
+                f"context 'accountTenants': {account!r} → {tenant!r} is not account id → tenant id"
+            )
+    return {str(k): v for k, v in value.items()}
+
+
+def _minutes(value: Any) -> int:
+    minutes = int(value)
+    if not 0 <= minutes <= 24 * 60:
+        raise ValueError(f"context 'intakeReopenWindowMinutes' must be 0..1440, got {value!r}")
+    return minutes

@@ -24,7 +24,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import METRICS_NAMESPACE, SERVICE_NAME, TicketingFunction
-from shared.runtime.catalog import FunctionSpec
+from shared.runtime.catalog import FunctionSpec, QueueAgeAlarm
 
 FIVE_MINUTES = Duration.minutes(5)
 LATENCY_P99_MS = 3000
@@ -42,6 +42,8 @@ class Watched:
     database: rds.DatabaseInstance
     proxy_name: str
     dlqs: tuple[tuple[str, sqs.IQueue], ...]
+    # Worker queues whose lag (age of the oldest message) is alarmed on.
+    lagging: tuple[tuple[QueueAgeAlarm, sqs.IQueue], ...] = ()
     db_connections_threshold: int
 
 
@@ -181,6 +183,17 @@ class Monitoring(Construct):
                     threshold=1,
                     description=spec.errors_alarm.description,
                 )
+        for declared_lag, queue in watched.lagging:
+            alarm(
+                declared_lag.id,
+                queue.metric_approximate_age_of_oldest_message(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=declared_lag.seconds,
+                periods=declared_lag.periods,
+                comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                description=declared_lag.description,
+            )
         for name, dlq in watched.dlqs:
             alarm(
                 f"DlqDepth{_camel(name)}",

@@ -2,8 +2,9 @@
 
 Per worker: an SQS queue (SSE-SQS, TLS enforced) whose visibility timeout is six times the
 function's timeout, a DLQ after ``max_receive_count`` receives, an event source mapping that
-reports partial batch failures, and, when the entry has an ``event_pattern``, an EventBridge rule
-on the ticket bus that feeds the queue.
+reports partial batch failures, and one EventBridge rule per ``BusRule`` of the entry, on the
+ticket bus or the account's default bus, that feeds the queue (a rule's ``sources_context`` takes
+its sources from cdk.json context, e.g. ``platformEventSources``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class QueueWorkerConstruct(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.worker = worker
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
         self.dlq = dead_letter_queue(self, "Dlq")
         self.queue = sqs.Queue(
             self,
@@ -68,17 +70,36 @@ class QueueWorkerConstruct(Construct):
         self.handler.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=worker.batch_size, report_batch_item_failures=True)
         )
-        self.rule: events.Rule | None = None
-        if worker.event_pattern:
-            pattern = {key.replace("-", "_"): value for key, value in worker.event_pattern.items()}
-            self.rule = events.Rule(
+        self.rules: dict[str, events.Rule] = {}
+        for declared in worker.rules:
+            pattern = dict(declared.pattern)
+            if declared.sources_context is not None:
+                sources_ = _context_list(self, declared.sources_context)
+                if not sources_:
+                    continue  # no sources configured: no rule
+                pattern["source"] = sources_
+            self.rules[declared.id] = events.Rule(
                 self,
-                "Rule",
-                description=f"Feeds {worker.function}",
-                event_bus=bus,
-                event_pattern=events.EventPattern(**pattern),  # type: ignore[arg-type]
+                f"{declared.id}Rule",
+                description=f"Feeds {worker.function}: {declared.id}",
+                event_bus=bus if declared.bus == "ticket" else default_bus,
+                event_pattern=events.EventPattern(
+                    **{key.replace("-", "_"): value for key, value in pattern.items()}  # type: ignore[arg-type]
+                ),
                 targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq)],
             )
+
+
+def _context_list(scope: Construct, key: str) -> list[str]:
+    """A list of strings from cdk.json context (a JSON list, or a comma-separated -c value)."""
+    value = scope.node.try_get_context(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"cdk.json context {key!r} must be a list of strings, got {value!r}")
+    return list(value)
 
 
 class QueueWorkers(Construct):

@@ -11,6 +11,7 @@ validates them on its first invocation (``shared.config.settings``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -51,6 +52,8 @@ class ResourceContext:
     secrets: dict[str, secretsmanager.ISecret] = field(default_factory=dict)
     email_identity: tuple[str, str] | None = None  # (from address, identity ARN)
     dead_letters: list[DeadLetterSource] = field(default_factory=list)
+    account_tenants: dict[str, str] = field(default_factory=dict)
+    intake_reopen_window_minutes: int = 10
 
 
 class UnknownResource(LookupError):
@@ -152,6 +155,15 @@ def _dead_letters(resource: catalog.Resource, fn: TicketingFunction, ctx: Resour
     _env(fn, DEAD_LETTER_QUEUES=Stack.of(fn).to_json_string(described))
 
 
+def _intake_config(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceContext) -> None:
+    # Configuration only: nothing to grant.
+    _env(
+        fn,
+        INTAKE_ACCOUNT_TENANTS=json.dumps(ctx.account_tenants, sort_keys=True),
+        INTAKE_REOPEN_WINDOW_MINUTES=str(ctx.intake_reopen_window_minutes),
+    )
+
+
 def _env(fn: TicketingFunction, **variables: str) -> None:
     for name, value in variables.items():
         fn.function.add_environment(name, value)
@@ -177,4 +189,5 @@ _BINDERS: dict[
     catalog.Email: _email,
     catalog.Secret: _secret,
     catalog.DeadLetterQueues: _dead_letters,
+    catalog.IntakeConfig: _intake_config,
 }

@@ -123,6 +123,8 @@ class TicketingStack(cdk.Stack):
             queues={w.worker.function: w.queue for w in self.workers.workers},
             buckets={"attachments": self.storage.attachments},
             dead_letters=dead_letters,
+            account_tenants=settings.account_tenants,
+            intake_reopen_window_minutes=settings.intake_reopen_window_minutes,
         )
         specs: list[tuple[FunctionSpec, TicketingFunction]] = [
             *((r, self.api.functions[r.function]) for r in routes),
@@ -150,6 +152,11 @@ class TicketingStack(cdk.Stack):
                 database=self.database.instance,
                 proxy_name=self.database.proxy.db_proxy_name,
                 dlqs=tuple((source.name, source.dlq) for source in dead_letters),
+                lagging=tuple(
+                    (w.worker.lag_alarm, w.queue)
+                    for w in self.workers.workers
+                    if w.worker.lag_alarm is not None
+                ),
                 db_connections_threshold=settings.db_connections_alarm_threshold,
             ),
             alarm_email=settings.alarm_email,
@@ -168,9 +175,18 @@ class TicketingStack(cdk.Stack):
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic every alarm notifies"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
         }
+        for w in self.workers.workers:
+            outputs[f"{_pascal(w.worker.function)}QueueUrl"] = (
+                w.queue.queue_url,
+                f"The {w.worker.function} worker's queue",
+            )
         for spec, fn in specs:
             if spec.output:
                 outputs[spec.output] = (fn.function.function_name, spec.summary)
         for key, (value, description) in outputs.items():
             output = cdk.CfnOutput(self, key, value=value, description=description)
             output.override_logical_id(key)
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))

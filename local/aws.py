@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
@@ -125,15 +126,20 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
                 "source_queue_arn": source_arn,
             }
         )
-        if worker.event_pattern:
+        for declared in worker.rules:
+            pattern: dict[str, Any] = dict(declared.pattern)
+            if declared.sources_context is not None:
+                pattern["source"] = list(cdk_context().get(declared.sources_context) or [])
+                if not pattern["source"]:
+                    continue
             _route_bus_to_queue(
-                events, sqs, bus=bus_name, rule=name, pattern=dict(worker.event_pattern), url=url
+                events,
+                sqs,
+                bus=bus_name if declared.bus == "ticket" else "default",
+                rule=f"{name}-{declared.id}",
+                pattern=pattern,
+                url=url,
             )
-    # A queue some function sends to whose worker is not in the catalog yet: the queue alone (no
-    # consumer, no DLQ), so that the sender runs locally; its messages wait there.
-    for unbuilt in sorted(sent_to() - set(aws.worker_queue_urls)):
-        name = f"ticketing-{unbuilt.replace('_', '-')}"
-        aws.worker_queue_urls[unbuilt] = sqs.create_queue(QueueName=name)["QueueUrl"]
     s3 = _client("s3", endpoint)
     for bucket in ("attachments",):
         physical = f"ticketing-local-{bucket}"
@@ -143,14 +149,11 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
     return aws
 
 
-def sent_to() -> set[str]:
-    """The workers whose queues any function of the catalog declares it sends to."""
-    return {
-        resource.worker
-        for spec in catalog.all_specs()
-        for resource in spec.settings.declared(catalog.Queue)
-        if isinstance(resource, catalog.Queue)
-    }
+def cdk_context() -> dict[str, Any]:
+    """cdk.json's context: the local stack is configured like a deployment of this checkout."""
+    path = Path(__file__).resolve().parent.parent / "cdk.json"
+    context: dict[str, Any] = json.loads(path.read_text())["context"]
+    return context
 
 
 def declared_env(aws: LocalAws) -> dict[str, str]:
@@ -167,4 +170,7 @@ def declared_env(aws: LocalAws) -> dict[str, str]:
         (variable,) = catalog.Bucket(name).env_names()
         env[variable] = physical
     env["DEAD_LETTER_QUEUES"] = json.dumps(aws.dead_letter_queues)
+    context = cdk_context()
+    env["INTAKE_ACCOUNT_TENANTS"] = json.dumps(context.get("accountTenants") or {})
+    env["INTAKE_REOPEN_WINDOW_MINUTES"] = str(context.get("intakeReopenWindowMinutes", 10))
     return env

@@ -147,7 +147,11 @@ class Scheduler(threading.Thread):
         url = self.aws.worker_queue_urls[worker.function]
         try:
             messages = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=min(worker.batch_size, 10), WaitTimeSeconds=0
+                QueueUrl=url,
+                MaxNumberOfMessages=min(worker.batch_size, 10),
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
             ).get("Messages", [])
         except Exception:
             log.exception(
@@ -160,6 +164,18 @@ class Scheduler(threading.Thread):
         event = sqs_event([m["Body"] for m in messages], queue_arn=arn)
         for record, message in zip(event["Records"], messages, strict=True):
             record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"])
+            record["attributes"] = {**record.get("attributes", {}), **message.get("Attributes", {})}
+            # As Lambda's event source mapping passes them: stringValue/dataType per attribute.
+            record["messageAttributes"] = {
+                name: {
+                    "stringValue": a.get("StringValue"),
+                    "binaryValue": a.get("BinaryValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": a["DataType"],
+                }
+                for name, a in (message.get("MessageAttributes") or {}).items()
+            }
         started = time.monotonic()
         try:
             result = lambdas.load(worker.function)(event, lambdas.context(worker.function, worker.settings))

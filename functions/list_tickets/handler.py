@@ -36,6 +36,7 @@ def list_tickets(
     tenant_id: http.TenantQuery = None,
     assignee: http.AssigneeQuery = None,
     tag: http.TagQuery = None,
+    dedup_key: http.DedupKeyQuery = None,
     limit: http.LimitQuery = DEFAULT_PAGE_LIMIT,
     cursor: http.CursorQuery = None,
 ) -> Response[Any]:
@@ -49,6 +50,7 @@ def list_tickets(
         tenant_id=tenant_id,
         assignee=assignee,
         tag=tag,
+        dedup_key=dedup_key,
         limit=limit,
         cursor=cursor,
     )

@@ -86,6 +86,25 @@ class EventBusSettings(EnvSettings):
     event_source: str = Field(default="ticketing", min_length=1)
 
 
+class IntakeConfigSettings(EnvSettings):
+    """Intake's deployment settings: AWS account → tenant for AWS's own events (JSON), and the
+    reopen window of flap protection."""
+
+    intake_account_tenants: dict[str, str] = Field(default_factory=dict)
+    intake_reopen_window_minutes: int = Field(default=10, ge=0, le=24 * 60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("intake_account_tenants"), str):
+            text = data["intake_account_tenants"].strip()
+            try:
+                data = {**data, "intake_account_tenants": json.loads(text) if text else {}}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"INTAKE_ACCOUNT_TENANTS is not JSON: {exc}") from None
+        return data
+
+
 class EmailSettings(EnvSettings):
     ses_from_address: str = Field(min_length=3)
     ses_identity_arn: str = Field(min_length=1)

@@ -290,11 +290,15 @@ class UnitOfWork:
         self._savepoints += 1
         name = sql.Identifier(f"uow_savepoint_{self._savepoints}")
         self.conn.execute(sql.SQL("SAVEPOINT {}").format(name))
+        # What the block asked to run after commit goes with its rollback (an outbox message
+        # whose row is rolled back must not be published).
+        callbacks = len(self._after_commit)
         try:
             with translate_errors():
                 yield
                 self._sync()
         except BaseException:
+            del self._after_commit[callbacks:]
             self._sync(quiet=True)  # an aborted pipeline takes commands again after a sync
             self.conn.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))
             self.conn.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))

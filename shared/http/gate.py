@@ -47,6 +47,13 @@ def _media_type_problem(event: dict[str, Any]) -> dict[str, Any] | None:
     """415 unless the body's media type is one this method takes; else the event's Content-Type
     is normalised to ``application/json``, which is what the resolver parses."""
     headers = event.get("headers") or {}
+    multi = event.get("multiValueHeaders") or {}
+    if (
+        headers.get("Content-Type") == JSON_MEDIA_TYPE
+        and multi.get("Content-Type") == [JSON_MEDIA_TYPE]
+        and sum(1 for k in (*headers, *multi) if k.lower() == "content-type") == 2
+    ):
+        return None  # the common case: already what the resolver parses, nothing to rewrite
     given = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
     accepted = _BODY_MEDIA_TYPES.get(str(event.get("httpMethod")), (JSON_MEDIA_TYPE,))
     if given:

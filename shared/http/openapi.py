@@ -25,6 +25,7 @@ from shared.http.writes import IF_MATCH_PATTERN
 from shared.tickets.models import (
     CategoryFilter,
     Cursor,
+    DedupKey,
     KindFilter,
     Name,
     PageLimit,
@@ -122,6 +123,10 @@ IntegrationTenantQuery = Annotated[
 IntegrationStatusQuery = Annotated[
     Literal["active", "revoked"] | SkipJsonSchema[None],
     Query(description="Only active integrations (their keys are accepted), or only revoked ones."),
+]
+DedupKeyQuery = Annotated[
+    DedupKey | SkipJsonSchema[None],
+    Query(description="Tickets opened for this dedup key (fingerprint) by intake, newest first."),
 ]
 LimitQuery = Annotated[PageLimit, Query()]
 CursorQuery = Annotated[

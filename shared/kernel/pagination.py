@@ -42,6 +42,12 @@ class IdPosition(Position):
     id: UUID
 
 
+class RowPosition(Position):
+    """A bigint identity key (append-only logs)."""
+
+    row: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+
+
 class SeqPosition(Position):
     seq: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 

@@ -64,40 +64,46 @@ def _size(value: Any) -> int:
 def _bound(value: Any, budget: int) -> int | None:
     """An upper bound of ``value``'s JSON size in bytes, or None once it may pass ``budget``,
     without serializing it: a character takes at most 6 bytes in JSON (an escape). Most changes
-    are a state, a priority or a short title: they never reach ``json.dumps``. (Exact types are
-    tested first: this runs for every value of every event, on the create path.)"""
+    are a state, a priority or a short title: they never reach ``json.dumps``. (This runs for
+    every value of every event, on the create path: exact types are tested first, and the
+    scalars inside a container are sized in its loop rather than by a call each.)"""
     kind = type(value)
-    size: int
-    if kind is str or (kind is not dict and kind is not list and isinstance(value, str)):
-        size = 6 * len(value) + 2
-    elif value is None or kind is bool or kind is float:
-        size = 32
-    elif kind is int:
-        size = 32 if -(10**30) < value < 10**30 else len(str(value))
-    elif kind is dict or kind is list or kind is tuple:
+    if kind is dict or kind is list or kind is tuple:
         size = 2
         if kind is dict:
-            for key, item in value.items():
-                # ", " before an item, '"key": ' before a value (json.dumps' default separators)
-                size += 6 + (6 * len(key) if type(key) is str else 32)
-                inner = _bound(item, budget - size)
-                if inner is None:
-                    return None
-                size += inner
-                if size > budget:
-                    return None
+            # ", " before an item, '"key": ' before a value (json.dumps' default separators)
+            items: Any = value.items()
         else:
-            for item in value:
-                size += 2
+            items = ((None, item) for item in value)
+        for key, item in items:
+            size += 2 if key is None else 6 + (6 * len(key) if type(key) is str else 32)
+            item_kind = type(item)
+            if item_kind is str:
+                size += 6 * len(item) + 2
+            elif item is None or item_kind is bool or item_kind is float:
+                size += 32
+            elif item_kind is int:
+                size += 32 if -(10**30) < item < 10**30 else len(str(item))
+            else:
                 inner = _bound(item, budget - size)
                 if inner is None:
                     return None
                 size += inner
-                if size > budget:
-                    return None
-    else:
-        return None
-    return size if size <= budget else None
+            if size > budget:
+                return None
+        return size if size <= budget else None
+    scalar = _scalar_bound(value, kind)
+    return None if scalar is None or scalar > budget else scalar
+
+
+def _scalar_bound(value: Any, kind: type) -> int | None:
+    if kind is str or isinstance(value, str):
+        return 6 * len(value) + 2
+    if value is None or kind is bool or kind is float:
+        return 32
+    if kind is int:
+        return 32 if -(10**30) < value < 10**30 else len(str(value))
+    return None
 
 
 def bounded_changes(changes: Mapping[str, Any]) -> dict[str, Any]:

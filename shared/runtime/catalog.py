@@ -96,6 +96,15 @@ class DeadLetterQueues(Resource):
         return ("DEAD_LETTER_QUEUES",)
 
 
+@dataclass(frozen=True)
+class IntakeConfig(Resource):
+    """Intake's deployment settings (cdk.json context): the AWS account → tenant map for AWS's own
+    events, and the reopen window of flap protection."""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ("INTAKE_ACCOUNT_TENANTS", "INTAKE_REOPEN_WINDOW_MINUTES")
+
+
 def queue_env(worker: str) -> str:
     """The variable that holds a worker's queue URL (e.g. ``SLA_TIMER_QUEUE_URL``)."""
     return f"{_env(worker)}_QUEUE_URL"
@@ -181,13 +190,40 @@ class ScheduledFunction(FunctionSpec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BusRule:
+    """An EventBridge rule that feeds a worker's queue.
+
+    ``bus`` is ``"ticket"`` (the service's own bus, where platform services publish) or
+    ``"default"`` (the account's default bus, where AWS services publish). When
+    ``sources_context`` names a cdk.json context key, the pattern's ``source`` is that list
+    (the stack reads it; the local stack reads cdk.json), else ``pattern`` as written.
+    """
+
+    id: str
+    bus: Literal["ticket", "default"]
+    pattern: dict[str, list[str]] = field(default_factory=dict, hash=False)
+    sources_context: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueAgeAlarm:
+    """An alarm on the age of the oldest message of the worker's queue (its lag)."""
+
+    id: str
+    seconds: int
+    description: str
+    periods: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
 class QueueWorker(FunctionSpec):
     """A Lambda fed by its own SQS queue (with a DLQ), reporting partial batch failures."""
 
     batch_size: int = 10
     max_receive_count: int = 5
-    # Optional EventBridge pattern: when set, a rule on the ticket bus feeds the queue.
-    event_pattern: dict[str, list[str]] | None = None
+    # EventBridge rules that feed the queue (none: only the service sends to it).
+    rules: tuple[BusRule, ...] = ()
+    lag_alarm: QueueAgeAlarm | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,6 +320,20 @@ ROUTES: tuple[Route, ...] = (
         path="/tickets/{ticket_id}/events",
         function="list_events",
         summary="A ticket's audit trail",
+        settings=_READ,
+    ),
+    Route(
+        method="GET",
+        path="/tickets/{ticket_id}/occurrences",
+        function="list_occurrences",
+        summary="A ticket's occurrence log",
+        settings=_READ,
+    ),
+    Route(
+        method="GET",
+        path="/intake/rejections",
+        function="list_intake_rejections",
+        summary="Events intake refused",
         settings=_READ,
     ),
     Route(
@@ -396,10 +446,78 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
         ),
         output="AuditVerifyFunctionName",
     ),
+    ScheduledFunction(
+        function="intake_sweep",
+        schedule="rate(1 minute)",
+        summary="Report occurrences a quiet minute left unreported (one Occurrences Added event per ticket)",
+        settings=FunctionSettings(
+            memory_mb=256, timeout_s=60, reserved_concurrency=1, resources=(Database(), EventBus())
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="IntakeSweepErrors", description="The intake sweeper raised errors (runbook: intake lag)."
+        ),
+    ),
 )
 
-# Queue-fed workers. Later issues (intake, SLA timers, webhooks) add one entry each.
-WORKERS: tuple[QueueWorker, ...] = ()
+# AWS's own events that intake takes from the account's default bus (shared/intake/sources.py).
+AWS_INTAKE_PATTERN: dict[str, list[str]] = {
+    "source": ["aws.cloudwatch", "aws.securityhub", "aws.guardduty", "aws.health"],
+    "detail-type": [
+        "CloudWatch Alarm State Change",
+        "Security Hub Findings - Imported",
+        "GuardDuty Finding",
+        "AWS Health Event",
+    ],
+}
+INTAKE_LAG_SECONDS = 300
+# Tickets opened for one fingerprint within an hour at which deduplication is not doing its job.
+DEDUP_TICKETS_PER_HOUR = 5
+
+# Queue-fed workers. Later issues (SLA timers, webhooks) add one entry each.
+WORKERS: tuple[QueueWorker, ...] = (
+    QueueWorker(
+        function="intake",
+        summary="Turn platform events, AWS's own events and /v2/enqueue calls into deduplicated incidents",
+        settings=FunctionSettings(
+            memory_mb=512, timeout_s=60, resources=(Database(), EventBus(), IntakeConfig())
+        ),
+        batch_size=10,
+        max_receive_count=5,
+        rules=(
+            BusRule(id="PlatformEvents", bus="ticket", sources_context="platformEventSources"),
+            BusRule(id="AwsEvents", bus="default", pattern=AWS_INTAKE_PATTERN),
+        ),
+        lag_alarm=QueueAgeAlarm(
+            id="IntakeLag",
+            seconds=INTAKE_LAG_SECONDS,
+            description=f"The oldest message on the intake queue is older than {INTAKE_LAG_SECONDS} s for"
+            " 15 minutes: machine events are not becoming tickets (runbook: intake lag).",
+        ),
+        alarms=(
+            MetricAlarm(
+                id="IntakeRejections",
+                metric="IntakeRejected",
+                threshold=1,
+                statistic="Sum",
+                description="Intake refused events that do not fit their schema; they are recorded, not"
+                " retried (runbook: intake rejections).",
+            ),
+            MetricAlarm(
+                id="DedupDisabled",
+                metric="FingerprintTicketsPerHour",
+                threshold=DEDUP_TICKETS_PER_HOUR,
+                description=f"{DEDUP_TICKETS_PER_HOUR} or more tickets opened for one fingerprint within an"
+                " hour: deduplication is not holding (runbook: dedup disabled).",
+            ),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="IntakeErrors",
+            description="The intake worker raised errors: records are retried and may reach its DLQ"
+            " (runbook: intake lag).",
+        ),
+        output="IntakeFunctionName",
+    ),
+)
 
 # Functions only operators invoke, under fixed names (runbook.md).
 OPERATORS: tuple[OperatorFunction, ...] = (

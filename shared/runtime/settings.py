@@ -20,6 +20,7 @@ from shared.config.settings import (
     EmailSettings,
     EnvSettings,
     EventBusSettings,
+    IntakeConfigSettings,
     RuntimeSettings,
 )
 from shared.runtime import catalog
@@ -29,6 +30,7 @@ _MIXINS: dict[type[catalog.Resource], type[EnvSettings]] = {
     catalog.EventBus: EventBusSettings,
     catalog.Email: EmailSettings,
     catalog.DeadLetterQueues: DeadLetterSettings,
+    catalog.IntakeConfig: IntakeConfigSettings,
 }
 
 

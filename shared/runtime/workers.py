@@ -39,6 +39,8 @@ from shared.runtime.entrypoints import Handler, cached_services, finish, init_ph
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 RecordHandler = Callable[[db.UnitOfWork, RecordT, SQSRecord], None]
+# Told of a refused record inside the transaction that logs it (e.g. intake keeps its own record).
+RefusedHandler = Callable[[db.UnitOfWork, SQSRecord, str], None]
 
 CLAIM = """
 INSERT INTO inbound_message (source, message_id, status) VALUES (%(source)s, %(message_id)s, 'processed')
@@ -76,10 +78,12 @@ def worker(
     model: type[RecordT],
     *,
     source: str | None = None,
+    on_refused: RefusedHandler | None = None,
 ) -> Handler:
     """The Lambda handler of a queue worker: each record's body parsed as ``model`` (JSON), then
     ``handle(uow, parsed, record)`` in that record's own transaction. ``source`` names the log's
-    source (default: the function's name)."""
+    source (default: the function's name). ``on_refused`` runs in the transaction that logs a
+    refused record (its metric is the worker's to add)."""
     spec = spec_of(function)
     init_phase(spec)
     log_source = source or spec.function
@@ -101,6 +105,8 @@ def worker(
                     "body": (record.body or "")[:REFUSED_BODY_CHARS],
                 },
             )
+            if on_refused is not None:
+                on_refused(uow, record, reason)
 
     def on_record(record: SQSRecord) -> None:
         try:

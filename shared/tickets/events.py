@@ -17,6 +17,7 @@ DETAIL_TYPES = {
     "ticket.updated": "Ticket Updated",
     "ticket.state_changed": "Ticket State Changed",
     "comment.added": "Ticket Comment Added",
+    "ticket.occurrences_added": "Occurrences Added",
 }
 
 SUMMARY_FIELDS = (

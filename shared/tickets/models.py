@@ -132,7 +132,8 @@ def _free_text(max_length: int) -> Any:
     return Field(max_length=max_length, description=_TEXT_NOTE, json_schema_extra={"pattern": NO_NUL})
 
 
-Title = Annotated[str, _required_text(300), AfterValidator(_trimmed)]
+TITLE_MAX = 300
+Title = Annotated[str, _required_text(TITLE_MAX), AfterValidator(_trimmed)]
 Description = Annotated[str, _free_text(20_000)]
 Name = Annotated[str, _required_text(200), AfterValidator(_trimmed)]
 Reason = Annotated[str, _required_text(5_000), AfterValidator(_trimmed)]
@@ -625,6 +626,10 @@ class Ticket(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     canceled_at: datetime | None
+    # Machine events (intake): the fingerprint the ticket was opened for, and the ticket of the
+    # same fingerprint resolved before this one was opened.
+    dedup_key: str | None = None
+    previous_ticket_id: UUID | None = None
 
 
 class Comment(BaseModel):
@@ -692,6 +697,7 @@ SearchText = Annotated[
     ),
     AfterValidator(str.strip),
 ]
+DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 PageLimit = Annotated[int, Field(ge=1, le=200, description="Items per page (at most 200).")]
 DEFAULT_PAGE_LIMIT = 50
 
@@ -709,5 +715,6 @@ class TicketQuery(BaseModel):
     tenant_id: TenantId | None = None
     assignee: Name | None = None
     tag: Tag | None = None
+    dedup_key: DedupKey | None = None
     limit: PageLimit = DEFAULT_PAGE_LIMIT
     cursor: Cursor | None = None

@@ -16,29 +16,46 @@ from psycopg import sql
 from shared import audit, outbox
 from shared.auth import Principal
 from shared.db import UnitOfWork, jsonb, on_violation
-from shared.kernel.errors import NotFound, ValidationFailed
+from shared.kernel.errors import Conflict, NotFound, ValidationFailed
 from shared.kernel.ids import parse_ref
 
 COLUMNS = (
     "id, key, tenant_id, visibility, kind, category, priority, state, title, description, requester,"
     " assignee, queue, tags, fields, resources, source, correlation_id, resolution, occurrence_count,"
     " first_seen_at, last_seen_at, version, created_at, updated_at, acked_at, first_response_at,"
-    " resolved_at, closed_at, canceled_at, public_updated_at"
+    " resolved_at, closed_at, canceled_at, public_updated_at, dedup_key, previous_ticket_id"
 )
-_LOCK_COLUMNS = COLUMNS + ", audit_seq, audit_hash, audit_public_seq"
+_LOCK_COLUMNS = (
+    COLUMNS + ", audit_seq, audit_hash, audit_public_seq, last_trigger_at, occurrences_reported,"
+    " occurrences_reported_at"
+)
 # Columns of the row that are not the ticket's API fields.
-INTERNAL_COLUMNS = frozenset({"audit_seq", "audit_hash", "audit_public_seq", "public_updated_at"})
+INTERNAL_COLUMNS = frozenset(
+    {
+        "audit_seq",
+        "audit_hash",
+        "audit_public_seq",
+        "public_updated_at",
+        "last_trigger_at",
+        "occurrences_reported",
+        "occurrences_reported_at",
+    }
+)
+# A ticket is open until it is resolved, closed or canceled (ticket_open_dedup_idx says the same).
+OPEN = "state NOT IN ('resolved', 'closed', 'canceled')"
 _JSON_COLUMNS = frozenset({"fields"})
 
 INSERT = f"""
 INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
-                    first_seen_at, last_seen_at, created_at, updated_at, public_updated_at, audit_seq,
-                    audit_hash, audit_public_seq)
+                    dedup_key, occurrence_count, occurrences_reported, occurrences_reported_at,
+                    previous_ticket_id, last_trigger_at, first_seen_at, last_seen_at, created_at,
+                    updated_at, public_updated_at, audit_seq, audit_hash, audit_public_seq)
 VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
         %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
-        %(resources)s, %(source)s, %(correlation_id)s, %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 1,
-        %(audit_hash)s, 1)
+        %(resources)s, %(source)s, %(correlation_id)s, %(dedup_key)s, %(occurrence_count)s,
+        %(occurrence_count)s, %(now)s, %(previous_ticket_id)s, %(last_trigger_at)s,
+        %(first_seen_at)s, %(last_seen_at)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s, 1)
 RETURNING {_LOCK_COLUMNS}
 """
 
@@ -65,6 +82,19 @@ on_violation(
     lambda exc: ValidationFailed(
         "The tenant id is not valid: lowercase letters, digits and '-_.', starting with a letter or digit.",
         errors=[{"loc": ["body", "tenant_id"], "msg": "not a tenant id"}],
+    ),
+)
+
+
+class OpenTicketExists(Conflict):
+    """Another open ticket has this fingerprint (ticket_open_dedup_idx)."""
+
+
+on_violation(
+    "ticket_open_dedup_idx",
+    lambda exc: OpenTicketExists(
+        "Another open ticket has this dedup key; resolve or close it first (at most one open ticket"
+        " per fingerprint).",
     ),
 )
 on_violation(
@@ -120,7 +150,15 @@ def rows_by_id(uow: UnitOfWork, principal: Principal, ids: Sequence[UUID]) -> li
 
 def insert(uow: UnitOfWork, values: dict[str, Any]) -> dict[str, Any]:
     """Insert a new ticket (state new, its first audit event already hashed as ``audit_hash``)."""
-    row = uow.execute(INSERT, {**values, "fields": jsonb(values["fields"])}).fetchone()
+    origin = {
+        "dedup_key": None,
+        "occurrence_count": 1,
+        "previous_ticket_id": None,
+        "last_trigger_at": None,
+        "first_seen_at": values["now"],
+        "last_seen_at": values["now"],
+    }
+    row = uow.execute(INSERT, {**origin, **values, "fields": jsonb(values["fields"])}).fetchone()
     assert row is not None
     inserted: dict[str, Any] = row
     return inserted
@@ -189,6 +227,77 @@ def write_event(
             "public_seq": public_seq,
         },
     )
+
+
+# ---- a fingerprint's tickets (intake) ----------------------------------------------------------------
+
+
+def open_by_dedup_key(uow: UnitOfWork, tenant_id: str | None, dedup_key: str) -> dict[str, Any] | None:
+    """The open ticket of a fingerprint, locked (the query matches ticket_open_dedup_idx)."""
+    query = sql.SQL(
+        "SELECT {cols} FROM ticket WHERE coalesce(tenant_id, '') = coalesce(%(tenant)s, '')"
+        " AND dedup_key = %(key)s AND {open} FOR UPDATE"
+    ).format(cols=sql.SQL(_LOCK_COLUMNS), open=sql.SQL(OPEN))
+    found: dict[str, Any] | None = uow.execute(query, {"tenant": tenant_id, "key": dedup_key}).fetchone()
+    return found
+
+
+def last_by_dedup_key(uow: UnitOfWork, tenant_id: str | None, dedup_key: str) -> dict[str, Any] | None:
+    """The newest ticket of a fingerprint, whatever its state, locked."""
+    query = sql.SQL(
+        "SELECT {cols} FROM ticket WHERE coalesce(tenant_id, '') = coalesce(%(tenant)s, '')"
+        " AND dedup_key = %(key)s ORDER BY id DESC LIMIT 1 FOR UPDATE"
+    ).format(cols=sql.SQL(_LOCK_COLUMNS))
+    found: dict[str, Any] | None = uow.execute(query, {"tenant": tenant_id, "key": dedup_key}).fetchone()
+    return found
+
+
+def lock_by_id(uow: UnitOfWork, ticket_id: UUID) -> dict[str, Any] | None:
+    """A ticket's row by id, locked, in the service's own scope (intake's sweeper)."""
+    query = sql.SQL("SELECT {cols} FROM ticket WHERE id = %(id)s FOR UPDATE").format(
+        cols=sql.SQL(_LOCK_COLUMNS)
+    )
+    found: dict[str, Any] | None = uow.execute(query, {"id": ticket_id}).fetchone()
+    return found
+
+
+ADD_OCCURRENCES = f"""
+UPDATE ticket SET occurrence_count = greatest(occurrence_count + %(added)s, coalesce(%(at_least)s, 0)),
+                  last_seen_at = greatest(last_seen_at, %(seen_at)s),
+                  last_trigger_at = greatest(last_trigger_at, %(seen_at)s)
+WHERE id = %(id)s
+RETURNING {_LOCK_COLUMNS}
+"""
+
+
+def add_occurrences(
+    uow: UnitOfWork, ticket_id: UUID, *, added: int, at_least: int | None, seen_at: datetime
+) -> dict[str, Any]:
+    """Count repeats on the (locked) ticket without an audit event each: the count, the last time
+    seen and the last trigger. Neither the version nor updated_at move (an operator's If-Match
+    stays good through a storm); ``report_occurrences`` writes the audited summary."""
+    row = uow.execute(
+        ADD_OCCURRENCES, {"id": ticket_id, "added": added, "at_least": at_least, "seen_at": seen_at}
+    ).fetchone()
+    if row is None:
+        raise NotFound("The ticket is outside your scope.")
+    updated: dict[str, Any] = row
+    return updated
+
+
+UNREPORTED = """
+SELECT id FROM ticket
+WHERE occurrence_count > occurrences_reported AND occurrences_reported_at IS NOT NULL
+  AND occurrences_reported_at <= %(before)s
+ORDER BY occurrences_reported_at
+LIMIT %(limit)s
+"""
+
+
+def unreported(uow: UnitOfWork, *, before: datetime, limit: int) -> list[UUID]:
+    """Tickets whose latest occurrences no summary event has reported yet, last reported before
+    ``before`` (the intake sweeper reports them)."""
+    return [row["id"] for row in uow.execute(UNREPORTED, {"before": before, "limit": limit}).fetchall()]
 
 
 def insert_comment(uow: UnitOfWork, values: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ _IDS = sql.SQL(
     "SELECT ticket_search_ids AS id FROM ticket_search_ids("
     "q => %(q)s, states => %(state)s, priorities => %(priority)s, kind => %(kind)s,"
     " categories => %(category)s, tenant_id => %(tenant_id)s, assignee => %(assignee)s,"
-    " tag => %(tag)s, after => %(after)s, row_limit => %(limit)s)"
+    " tag => %(tag)s, after => %(after)s, row_limit => %(limit)s, dedup_key => %(dedup_key)s)"
 )
 
 
@@ -61,6 +61,7 @@ def build(principal: Principal, query: TicketQuery) -> tuple[sql.Composed, dict[
         "tenant_id": query.tenant_id or None,
         "assignee": query.assignee or None,
         "tag": query.tag or None,
+        "dedup_key": query.dedup_key or None,
         "after": pagination.decode(query.cursor, fingerprint, pagination.IdPosition).id
         if query.cursor
         else None,

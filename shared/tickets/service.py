@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
+from uuid import UUID
 
 from shared import audit, outbox
 from shared.auth import Principal
@@ -56,6 +57,8 @@ class Change:
     fields: dict[str, Any] = field(default_factory=dict)
     transition: TransitionRequest | None = None
     comment: dict[str, Any] | None = None  # the comment row, once inserted
+    # Occurrences counted since the last report (intake): the row's count is already up to date.
+    occurrences: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,17 @@ def implications(principal: Principal, row: dict[str, Any], change: Change, now:
         visibility = change.comment["visibility"]
         comment_event = {"comment_id": str(change.comment["id"]), "visibility": visibility}
         return Effects(updates, [("comment.added", comment_event, visibility)], bump_version=False)
+    if change.occurrences:
+        reported, count = row["occurrences_reported"], row["occurrence_count"]
+        counted: dict[str, Any] = {
+            "occurrence_count": {"old": reported, "new": count},
+            "last_seen_at": {
+                "old": None,
+                "new": row["last_seen_at"].isoformat() if row["last_seen_at"] else None,
+            },
+        }
+        updates |= {"occurrences_reported": count, "occurrences_reported_at": now}
+        return Effects(updates, [("ticket.occurrences_added", counted, "public")], bump_version=False)
     if change.transition is not None:
         current, target = State(row["state"]), change.transition.to
         updates["state"] = target.value
@@ -236,6 +250,18 @@ def _creation_scope(principal: Principal, data: TicketCreate) -> tuple[str | Non
     return tenant_id, visibility
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a machine-opened ticket comes from (intake): its fingerprint, who reported it, when
+    the source first saw it, and the previous ticket of the same fingerprint."""
+
+    dedup_key: str
+    requester: str
+    seen_at: datetime
+    occurrence_count: int = 1
+    previous_ticket_id: UUID | None = None
+
+
 def create(
     uow: UnitOfWork,
     principal: Principal,
@@ -244,7 +270,27 @@ def create(
     correlation_id: str | None,
     source: str = "api",
     now: datetime | None = None,
+    origin: Origin | None = None,
 ) -> Ticket:
+    return to_model(
+        create_row(
+            uow, principal, data, correlation_id=correlation_id, source=source, now=now, origin=origin
+        ),
+        principal,
+    )
+
+
+def create_row(
+    uow: UnitOfWork,
+    principal: Principal,
+    data: TicketCreate,
+    *,
+    correlation_id: str | None,
+    source: str = "api",
+    now: datetime | None = None,
+    origin: Origin | None = None,
+) -> dict[str, Any]:
+    """``create``, returning the locked row (intake goes on working on it)."""
     now = now or utcnow()
     tenant_id, visibility = _creation_scope(principal, data)
     ticket_id = uuid7()
@@ -256,7 +302,7 @@ def create(
         "priority": data.priority.value,
         "title": data.title,
         "description": data.description,
-        "requester": principal.sub,
+        "requester": origin.requester if origin else principal.sub,
         "assignee": data.assignee,
         "queue": data.queue,
         "tags": data.tags,
@@ -264,9 +310,13 @@ def create(
         "resources": data.resources,
         "source": source,
     }
+    if origin is not None:
+        values["dedup_key"] = origin.dedup_key
     changes = {"state": {"old": None, "new": State.NEW.value}} | {
         k: {"old": None, "new": v} for k, v in values.items() if v not in (None, "", [], {})
     }
+    if origin is not None and origin.previous_ticket_id is not None:
+        changes["previous_ticket_id"] = {"old": None, "new": str(origin.previous_ticket_id)}
     event = audit.next_event(
         ticket_id=ticket_id,
         prev_seq=0,
@@ -277,13 +327,98 @@ def create(
         changes=changes,
         correlation_id=correlation_id,
     )
-    row = repository.insert(
-        uow,
-        {**values, "id": ticket_id, "correlation_id": correlation_id, "now": now, "audit_hash": event.hash},
-    )
+    inserted = {
+        **values,
+        "id": ticket_id,
+        "correlation_id": correlation_id,
+        "now": now,
+        "audit_hash": event.hash,
+    }
+    if origin is not None:
+        inserted |= {
+            "occurrence_count": origin.occurrence_count,
+            "previous_ticket_id": origin.previous_ticket_id,
+            "first_seen_at": origin.seen_at,
+            "last_seen_at": origin.seen_at,
+            "last_trigger_at": origin.seen_at,
+        }
+    row = repository.insert(uow, inserted)
     _write_events(uow, row, [(event, 1)], None)
     _notify(uow, TicketChanged(principal, None, row, (event,), now))
-    return to_model(row, principal)
+    return row
+
+
+# ---- a fingerprint's tickets (intake) -----------------------------------------------------------------
+
+open_for_fingerprint = repository.open_by_dedup_key
+last_for_fingerprint = repository.last_by_dedup_key
+unreported_occurrences = repository.unreported
+lock_row = repository.lock_by_id
+
+
+def add_occurrences(
+    uow: UnitOfWork,
+    principal: Principal,
+    row: dict[str, Any],
+    *,
+    added: int,
+    at_least: int | None = None,
+    seen_at: datetime,
+    now: datetime,
+    report_after: timedelta,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """Count repeats of the locked ``row``'s problem. They reach the audit trail and the bus as one
+    "Occurrences Added" event per ticket per ``report_after`` at most (a storm writes one event a
+    minute, not one per repeat); the intake sweeper reports what a quiet minute left behind."""
+    new_row = repository.add_occurrences(uow, row["id"], added=added, at_least=at_least, seen_at=seen_at)
+    last = new_row["occurrences_reported_at"]
+    if last is None or now - last >= report_after:
+        new_row = report_occurrences(uow, principal, new_row, now=now, correlation_id=correlation_id)
+    return new_row
+
+
+def report_occurrences(
+    uow: UnitOfWork, principal: Principal, row: dict[str, Any], *, now: datetime, correlation_id: str | None
+) -> dict[str, Any]:
+    """One audited summary of the occurrences counted since the last one (nothing if none)."""
+    if row["occurrence_count"] <= row["occurrences_reported"]:
+        return row
+    return _apply(uow, principal, row, Change(occurrences=True), correlation_id=correlation_id, now=now)
+
+
+def change_fields(
+    uow: UnitOfWork,
+    principal: Principal,
+    row: dict[str, Any],
+    fields: dict[str, Any],
+    *,
+    now: datetime,
+    correlation_id: str | None,
+) -> dict[str, Any]:
+    """Change fields of the locked ``row`` as the service itself (intake raising a priority)."""
+    return _apply(uow, principal, row, Change(fields=fields), correlation_id=correlation_id, now=now)
+
+
+def transition_row(
+    uow: UnitOfWork,
+    principal: Principal,
+    row: dict[str, Any],
+    request: TransitionRequest,
+    *,
+    now: datetime,
+    correlation_id: str | None,
+) -> dict[str, Any]:
+    """``transition`` on a row the caller already holds locked."""
+    check_transition(
+        principal,
+        current=State(row["state"]),
+        target=request.to,
+        kind=Kind(row["kind"]),
+        reason=request.reason,
+        resolution=request.resolution,
+    )
+    return _apply(uow, principal, row, Change(transition=request), correlation_id=correlation_id, now=now)
 
 
 def get(uow: UnitOfWork, principal: Principal, ref: str) -> Ticket:

@@ -16,8 +16,8 @@ import pytest
 from shared.runtime.catalog import (
     ROUTES,
     SCHEDULED,
-    WORKERS,
     Bucket,
+    BusRule,
     Database,
     DeadLetterQueues,
     FunctionSettings,
@@ -42,7 +42,11 @@ FAKE = QueueWorker(
     summary="Stand-in worker",
     batch_size=7,
     max_receive_count=3,
-    event_pattern={"source": ["ticketing"], "detail-type": ["ticket.created"]},
+    rules=(
+        BusRule(
+            id="Feed", bus="ticket", pattern={"source": ["ticketing"], "detail-type": ["ticket.created"]}
+        ),
+    ),
     settings=FunctionSettings(memory_mb=256, timeout_s=20),
 )
 # A route that declares it sends to the worker's queue and writes the attachments bucket.
@@ -66,7 +70,7 @@ def worker_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesize(
         outdir,
         context={"deletionProtection": "false", "multiAz": "false", "alarmEmail": "oncall@example.com"},
-        workers=(*WORKERS, FAKE),
+        workers=(FAKE,),
         routes=ROUTES_WITH_SENDER,
     )
 
@@ -116,7 +120,7 @@ def test_event_pattern_feeds_the_queue_from_the_ticket_bus(res: Resources) -> No
         for r in of_type(res, "AWS::Events::Rule").values()
         if any(t["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]} for t in r["Properties"]["Targets"])
     ]
-    assert rule["EventPattern"] == FAKE.event_pattern
+    assert rule["EventPattern"] == FAKE.rules[0].pattern
     assert rule["EventBusName"] == {"Ref": bus_id}
 
 

@@ -107,7 +107,7 @@ def baseline(migrated_db):
 
 
 # Each change, and the expected file's lines it must take away (-) and add (+): exactly these.
-SEARCH_IDS = "ticket_search_ids(text,text[],text[],text,text[],text,text,text,uuid,integer)"
+SEARCH_IDS = "ticket_search_ids(text,text[],text[],text,text[],text,text,text,uuid,integer,text)"
 SCHEMA_CHANGES = [
     pytest.param(
         "DROP INDEX ticket_assignee_idx",

@@ -159,7 +159,7 @@ def test_links_name_operations_that_exist(doc):
 
 def test_list_filters_are_repeatable_arrays_and_other_query_parameters_are_not(doc):
     params = parameters(doc["paths"]["/tickets"]["get"], "query")
-    assert set(params) == {"q", *LIST_FILTERS, "tenant_id", "assignee", "tag", "limit", "cursor"}
+    assert set(params) == {"q", *LIST_FILTERS, "tenant_id", "assignee", "tag", "dedup_key", "limit", "cursor"}
     for name, param in params.items():
         if name in LIST_FILTERS:
             assert (param["schema"]["type"], param["style"], param["explode"]) == ("array", "form", True)
@@ -168,7 +168,11 @@ def test_list_filters_are_repeatable_arrays_and_other_query_parameters_are_not(d
             assert param["schema"]["type"] != "array" and "anyOf" not in param["schema"], name
     assert params["q"]["schema"]["pattern"] == NO_NUL
     assert params["cursor"]["schema"]["pattern"] == "^[A-Za-z0-9_-]+$"
-    for path in ("/tickets/{ticket_id}/comments", "/tickets/{ticket_id}/events"):
+    for path in (
+        "/tickets/{ticket_id}/comments",
+        "/tickets/{ticket_id}/events",
+        "/tickets/{ticket_id}/occurrences",
+    ):
         assert set(parameters(doc["paths"][path]["get"], "query")) == {"limit", "cursor"}
 
 
