@@ -1,5 +1,6 @@
 """The local stack over HTTP as a monitoring tool uses it: an integration made with a JWT, then
-PagerDuty Events API v2 calls to POST /v2/enqueue without one, and the event on the intake queue."""
+PagerDuty Events API v2 calls to POST /v2/enqueue without one, which the intake worker turns into
+an incident of the integration's tenant (and resolves)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import time
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 
-from shared.intake.model import ENQUEUED_DETAIL_TYPE, EnqueuedEvent
 from tests.e2e.conftest import Call, Stack
 
 pytestmark = pytest.mark.e2e
@@ -31,26 +30,17 @@ def integration(stack: Stack, call: Call) -> dict[str, Any]:
     return body
 
 
-def intake_messages(stack: Stack, wait_s: float = 10.0) -> list[dict[str, Any]]:
-    """What the intake queue holds (through the gateway: SigV4-signed calls go to the local AWS)."""
-    sqs = boto3.session.Session().client(
-        "sqs",
-        endpoint_url=stack.url,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # moto's dummy credentials
-    )
-    url = sqs.get_queue_url(QueueName="ticketing-intake")["QueueUrl"]
+def tickets_for(call: Call, token: str, dedup_key: str, wait_s: float = 30.0) -> list[dict[str, Any]]:
+    """The tickets intake opened for ``dedup_key``, once there are any (the local stack's intake
+    worker polls its queue)."""
     deadline = time.monotonic() + wait_s
-    found: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        found.extend(batch)
-        if found and not batch:
-            break
-    return found
+    while True:
+        found = call("GET", f"/tickets?dedup_key={dedup_key}", token=token)
+        assert found.status_code == 200, found.text
+        items: list[dict[str, Any]] = found.json()["items"]
+        if items or time.monotonic() > deadline:
+            return items
+        time.sleep(0.5)
 
 
 def test_a_monitoring_tool_sends_an_event_without_a_token(stack: Stack, call: Call, integration) -> None:
@@ -68,13 +58,18 @@ def test_a_monitoring_tool_sends_an_event_without_a_token(stack: Stack, call: Ca
     assert response.status_code == 202, response.text
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json() == {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
-    messages = [m for m in intake_messages(stack) if dedup_key in m["Body"]]
-    assert len(messages) == 1, messages
-    queued = EnqueuedEvent.model_validate_json(messages[0]["Body"])
-    assert queued.integration.id == integration["id"] and queued.integration.tenant_id == "acme"
-    assert queued.event["payload"]["summary"] == "Disk full on db-1"
-    assert integration["routing_key"] not in messages[0]["Body"]
-    assert messages[0]["MessageAttributes"]["detail_type"]["StringValue"] == ENQUEUED_DETAIL_TYPE
+    # The intake worker turns it into an incident in the integration's tenant.
+    olga = stack.token("olga", roles="platform_operator")
+    (ticket,) = tickets_for(call, olga, dedup_key)
+    assert (ticket["tenant_id"], ticket["kind"], ticket["category"]) == ("acme", "incident", "health")
+    assert ticket["title"] == "Disk full on db-1" and ticket["priority"] == "critical"
+    assert ticket["source"] == f"integration:{integration['name']}"
+    resolve = {"routing_key": integration["routing_key"], "event_action": "resolve", "dedup_key": dedup_key}
+    assert call("POST", "/v2/enqueue", json=resolve).status_code == 202
+    deadline = time.monotonic() + 30
+    while tickets_for(call, olga, dedup_key)[0]["state"] != "resolved":
+        assert time.monotonic() < deadline, "the resolve event did not resolve the ticket"
+        time.sleep(0.5)
 
 
 def test_a_bad_routing_key_is_refused_in_pagerdutys_shape(call: Call, integration) -> None:

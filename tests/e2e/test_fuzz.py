@@ -48,8 +48,9 @@ PRINCIPALS = {
 TOKEN_VARIABLE = "TICKETING_FUZZ_TOKEN"
 # The routing key of the integration the run sends POST /v2/enqueue events through (before_call).
 ROUTING_KEY_VARIABLE = "TICKETING_FUZZ_ROUTING_KEY"
-# Who creates that integration (platform admins create integrations).
+# Who creates that integration (platform admins create integrations), and its tenant.
 INTEGRATION_ADMIN = {"sub": "fuzz-pat", "tenant": "", "roles": "platform_admin"}
+FUZZ_TENANT = "fuzz-intake"
 CONFIG = ROOT / "schemathesis.toml"
 # The bounded run's changes to schemathesis.toml, for time only (what is checked is the same):
 # - values captured from earlier responses make the fuzzing phase's generation several times slower
@@ -186,11 +187,16 @@ def bounded_config(workdir: Path) -> Path:
 
 
 def fuzz_integration(url: str, admin_token: str) -> str:
-    """The routing key of a new integration for the run's events, with a limit no run reaches."""
+    """The routing key of a new integration for the run's events (tenant ``FUZZ_TENANT``, which
+    nothing else uses), with a limit no run reaches."""
     created = requests.post(
         f"{url}/integrations",
         headers={"Authorization": f"Bearer {admin_token}"},
-        json={"name": f"schemathesis {uuid.uuid4().hex[:8]}", "rate_limit_per_minute": 100_000},
+        json={
+            "name": f"schemathesis {uuid.uuid4().hex[:8]}",
+            "tenant_id": FUZZ_TENANT,
+            "rate_limit_per_minute": 100_000,
+        },
         timeout=30,
     )
     created.raise_for_status()
@@ -249,30 +255,27 @@ def run_schemathesis(
     return runs
 
 
-def intake_depth(url: str) -> int:
-    """Messages on the local intake queue, visible or in flight (through the gateway to moto)."""
-    import boto3
-
-    sqs = boto3.session.Session().client(
-        "sqs",
-        endpoint_url=url,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    queue_url = sqs.get_queue_url(QueueName="ticketing-intake")["QueueUrl"]
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
-    depth = 0
-    for name in names:
-        depth += int(attributes[name])
-    return depth
+def intake_tickets(url: str, token: str, wait_s: float = 60.0) -> int:
+    """Tickets of ``FUZZ_TENANT`` (only the run's integration opens any), once there are some: the
+    local stack's intake worker polls its queue."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = requests.get(
+            f"{url}/tickets",
+            params={"tenant_id": FUZZ_TENANT, "limit": 1},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        found.raise_for_status()
+        count = len(found.json()["items"])
+        if count or time.monotonic() > deadline:
+            return count
+        time.sleep(1)
 
 
 def test_the_api_does_what_its_document_says(stack: Any, tmp_path: Path) -> None:
     tokens = {principal: stack.token(ttl=3600, **claims) for principal, claims in PRINCIPALS.items()}
     routing_key = fuzz_integration(stack.url, stack.token(ttl=600, **INTEGRATION_ADMIN))
-    queued_before = intake_depth(stack.url)
     config = bounded_config(tmp_path)
     runs = run_schemathesis(
         stack.url,
@@ -292,9 +295,9 @@ def test_the_api_does_what_its_document_says(stack: Any, tmp_path: Path) -> None
         assert run.every_operation_tested, (
             f"not every operation was tested as {run.principal}:\n{run.summary}"
         )
-    # The events schemathesis sent with the run's routing key were judged and queued, not all
-    # refused for their key.
-    assert intake_depth(stack.url) > queued_before
+    # The events schemathesis sent with the run's routing key were judged, queued and turned into
+    # incidents of the integration's tenant by the intake worker, not all refused for their key.
+    assert intake_tickets(stack.url, tokens["platform_operator"]) > 0
 
 
 def main(argv: list[str] | None = None) -> int:

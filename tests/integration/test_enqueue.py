@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from local.events import LambdaContext, sqs_event
 from shared import aws
 from shared.intake.model import ENQUEUED_DETAIL_TYPE, EnqueuedEvent, bounded_details
 from shared.intake.pagerduty import MAX_BODY_BYTES
 from shared.runtime import entrypoints
-from tests.integration.conftest import ADMIN, ANNA, Result, invoke
+from tests.integration.conftest import ADMIN, ANNA, OPS, Result, invoke
 
 OK_TRIGGER: dict[str, Any] = {
     "event_action": "trigger",
@@ -379,6 +380,65 @@ def test_a_new_window_drops_the_integrations_old_ones(database, acme):
             "SELECT count FROM integration_rate WHERE integration_id = %s", (acme["id"],)
         ).fetchall()
     assert [r["count"] for r in rows] == [1]
+
+
+# ---- what the intake worker makes of it ---------------------------------------------------------------
+
+
+def run_intake_worker(queue_url: str) -> dict[str, Any]:
+    """The intake worker over what the enqueue function sent to its queue (as SQS delivers it)."""
+    from functions.intake import handler as intake
+
+    sqs = aws.client("sqs")
+    messages = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    event = sqs_event([m["Body"] for m in messages])
+    for record, message in zip(event["Records"], messages, strict=True):
+        record["messageAttributes"] = {
+            name: {"stringValue": a.get("StringValue"), "dataType": a["DataType"]}
+            for name, a in (message.get("MessageAttributes") or {}).items()
+        }
+    result: dict[str, Any] = intake.handler(event, LambdaContext(function_name="intake"))
+    return result
+
+
+def tickets_for(dedup_key: str) -> list[dict[str, Any]]:
+    result = invoke("GET", "/tickets", caller=OPS, query={"dedup_key": dedup_key})
+    assert result.status == 200, result.body
+    items: list[dict[str, Any]] = result.body["items"]
+    return items
+
+
+def test_the_intake_worker_opens_and_resolves_the_incident_in_the_integrations_tenant(intake, acme):
+    assert send(OK_TRIGGER, key=acme["routing_key"]).status == 202
+    assert run_intake_worker(intake) == {"batchItemFailures": []}
+    (ticket,) = tickets_for("srv01/mysql")
+    assert (ticket["tenant_id"], ticket["kind"], ticket["category"], ticket["priority"]) == (
+        "acme",
+        "incident",
+        "health",
+        "critical",
+    )
+    assert (ticket["queue"], ticket["tags"], ticket["source"]) == (
+        "data-platform",
+        ["prometheus"],
+        "integration:Alertmanager",
+    )
+    assert ticket["title"] == OK_TRIGGER["payload"]["summary"]
+    resolve = {"event_action": "resolve", "dedup_key": "srv01/mysql"}
+    assert send(resolve, key=acme["routing_key"]).status == 202
+    assert run_intake_worker(intake) == {"batchItemFailures": []}
+    assert tickets_for("srv01/mysql")[0]["state"] == "resolved"
+
+
+def test_a_platform_integrations_events_open_platform_only_incidents(intake):
+    platform = invoke("POST", "/integrations", caller=ADMIN, body={"name": "Platform Grafana"}).body
+    assert send({**OK_TRIGGER, "dedup_key": "platform/1"}, key=platform["routing_key"]).status == 202
+    assert run_intake_worker(intake) == {"batchItemFailures": []}
+    (ticket,) = tickets_for("platform/1")
+    assert ticket["tenant_id"] is None and ticket["visibility"] == "platform_only"
+    assert invoke("GET", "/tickets", caller=ANNA, query={"dedup_key": "platform/1"}).body["items"] == []
 
 
 def test_the_route_documents_pagerdutys_answers():
