@@ -104,4 +104,6 @@ def refused(uow: db.UnitOfWork, record: SQSRecord, reason: str) -> None:
     metrics.add_metric(name="IntakeRejected", unit=MetricUnit.Count, value=1)
 
 
-handler = workers.worker(FUNCTION, handle, Body, on_refused=refused)
+# Events are deduplicated by their own id (intake_event), across SQS messages too: the inbound
+# log would only add a round trip per record.
+handler = workers.worker(FUNCTION, handle, Body, on_refused=refused, inbound_log=False)

@@ -169,6 +169,12 @@ def _occurrence(
         report_after=settings.report_every,
         correlation_id=event.event_id[:128],
     )
+    return _raise_priority(uow, event, row, now=now)
+
+
+def _raise_priority(
+    uow: UnitOfWork, event: IntakeEvent, row: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
     if event.severity and PRIORITY_RANK[event.priority] > PRIORITY_RANK[row["priority"]]:
         row = tickets.change_fields(
             uow,
@@ -182,9 +188,21 @@ def _occurrence(
 
 
 def _trigger(uow: UnitOfWork, event: IntakeEvent, *, now: datetime, settings: IntakeSettings) -> Outcome:
-    open_row = tickets.open_for_fingerprint(uow, event.tenant_id, event.dedup_key)
-    if open_row is not None:
-        row = _occurrence(uow, event, open_row, now=now, settings=settings)
+    # The common case first, in one statement: the fingerprint's open ticket, counted and locked.
+    counted = tickets.add_occurrences_to_open(
+        uow,
+        uow.principal,
+        event.tenant_id,
+        event.dedup_key,
+        added=0 if event.count else 1,
+        at_least=event.count,
+        seen_at=event.occurred_at,
+        now=now,
+        report_after=settings.report_every,
+        correlation_id=event.event_id[:128],
+    )
+    if counted is not None:
+        row = _raise_priority(uow, event, counted, now=now)
         return Outcome("occurrence", row["id"], row["key"])
     last = tickets.last_for_fingerprint(uow, event.tenant_id, event.dedup_key)
     if (

@@ -51,6 +51,7 @@ REFUSE = """
 INSERT INTO inbound_message (source, message_id, status, reason, body)
 VALUES (%(source)s, %(message_id)s, 'refused', %(reason)s, %(body)s)
 ON CONFLICT DO NOTHING
+RETURNING message_id
 """
 PURGE = """
 WITH gone AS (DELETE FROM inbound_message WHERE received_at < now() - make_interval(days => %(days)s)
@@ -79,11 +80,14 @@ def worker(
     *,
     source: str | None = None,
     on_refused: RefusedHandler | None = None,
+    inbound_log: bool = True,
 ) -> Handler:
     """The Lambda handler of a queue worker: each record's body parsed as ``model`` (JSON), then
     ``handle(uow, parsed, record)`` in that record's own transaction. ``source`` names the log's
     source (default: the function's name). ``on_refused`` runs in the transaction that logs a
-    refused record (its metric is the worker's to add)."""
+    refused record (its metric is the worker's to add). ``inbound_log=False`` leaves processed
+    records out of the inbound log, for a handler that dedupes on an id of its own (intake: the
+    event id), saving a round trip per record; refused records are still logged."""
     spec = spec_of(function)
     init_phase(spec)
     log_source = source or spec.function
@@ -96,7 +100,7 @@ def worker(
         )
         metrics.add_metric(name="InboundRefused", unit=MetricUnit.Count, value=1)
         with db.transaction(principal) as uow:
-            uow.execute(
+            logged = uow.execute(
                 REFUSE,
                 {
                     "source": log_source,
@@ -104,8 +108,8 @@ def worker(
                     "reason": reason[:1000],
                     "body": (record.body or "")[:REFUSED_BODY_CHARS],
                 },
-            )
-            if on_refused is not None:
+            ).fetchone()
+            if on_refused is not None and logged is not None:  # a redelivery is told once
                 on_refused(uow, record, reason)
 
     def on_record(record: SQSRecord) -> None:
@@ -120,9 +124,11 @@ def worker(
             return
         try:
             with db.transaction(principal) as uow:
-                claimed = uow.execute(
-                    CLAIM, {"source": log_source, "message_id": message_id(record)}
-                ).fetchone()
+                claimed = (
+                    uow.execute(CLAIM, {"source": log_source, "message_id": message_id(record)}).fetchone()
+                    if inbound_log
+                    else True
+                )
                 if claimed is None:
                     logger.info(
                         "record already handled",

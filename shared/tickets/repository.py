@@ -285,6 +285,33 @@ def add_occurrences(
     return updated
 
 
+ADD_OCCURRENCES_TO_OPEN = f"""
+UPDATE ticket SET occurrence_count = greatest(occurrence_count + %(added)s, coalesce(%(at_least)s, 0)),
+                  last_seen_at = greatest(last_seen_at, %(seen_at)s),
+                  last_trigger_at = greatest(last_trigger_at, %(seen_at)s)
+WHERE coalesce(tenant_id, '') = coalesce(%(tenant)s, '') AND dedup_key = %(key)s AND {OPEN}
+RETURNING {_LOCK_COLUMNS}
+"""
+
+
+def add_occurrences_to_open(
+    uow: UnitOfWork,
+    tenant_id: str | None,
+    dedup_key: str,
+    *,
+    added: int,
+    at_least: int | None,
+    seen_at: datetime,
+) -> dict[str, Any] | None:
+    """``add_occurrences`` on the open ticket of a fingerprint, found and locked by the same
+    statement (one round trip: the common case of a storm); None when none is open."""
+    found: dict[str, Any] | None = uow.execute(
+        ADD_OCCURRENCES_TO_OPEN,
+        {"tenant": tenant_id, "key": dedup_key, "added": added, "at_least": at_least, "seen_at": seen_at},
+    ).fetchone()
+    return found
+
+
 UNREPORTED = """
 SELECT id FROM ticket
 WHERE occurrence_count > occurrences_reported AND occurrences_reported_at IS NOT NULL

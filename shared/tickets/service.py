@@ -372,10 +372,48 @@ def add_occurrences(
     "Occurrences Added" event per ticket per ``report_after`` at most (a storm writes one event a
     minute, not one per repeat); the intake sweeper reports what a quiet minute left behind."""
     new_row = repository.add_occurrences(uow, row["id"], added=added, at_least=at_least, seen_at=seen_at)
-    last = new_row["occurrences_reported_at"]
+    return _report_if_due(
+        uow, principal, new_row, now=now, report_after=report_after, correlation_id=correlation_id
+    )
+
+
+def add_occurrences_to_open(
+    uow: UnitOfWork,
+    principal: Principal,
+    tenant_id: str | None,
+    dedup_key: str,
+    *,
+    added: int,
+    at_least: int | None = None,
+    seen_at: datetime,
+    now: datetime,
+    report_after: timedelta,
+    correlation_id: str | None = None,
+) -> dict[str, Any] | None:
+    """``add_occurrences`` on the fingerprint's open ticket, if there is one (else None)."""
+    row = repository.add_occurrences_to_open(
+        uow, tenant_id, dedup_key, added=added, at_least=at_least, seen_at=seen_at
+    )
+    if row is None:
+        return None
+    return _report_if_due(
+        uow, principal, row, now=now, report_after=report_after, correlation_id=correlation_id
+    )
+
+
+def _report_if_due(
+    uow: UnitOfWork,
+    principal: Principal,
+    row: dict[str, Any],
+    *,
+    now: datetime,
+    report_after: timedelta,
+    correlation_id: str | None,
+) -> dict[str, Any]:
+    last = row["occurrences_reported_at"]
     if last is None or now - last >= report_after:
-        new_row = report_occurrences(uow, principal, new_row, now=now, correlation_id=correlation_id)
-    return new_row
+        return report_occurrences(uow, principal, row, now=now, correlation_id=correlation_id)
+    return row
 
 
 def report_occurrences(

@@ -585,3 +585,11 @@ def test_the_partial_unique_index_refuses_a_second_open_ticket(intake_queue, dat
     assert result.status == 409 and "dedup key" in result.body["detail"], result.body
     with database.admin() as conn, pytest.raises(Exception, match="ticket_open_dedup_idx"):
         conn.execute("UPDATE ticket SET state = 'new' WHERE id = %s", (older["id"],))
+
+
+def test_a_redelivered_rejection_is_recorded_once(intake_queue):
+    intake_queue.send_raw('{"version": "0"')
+    event = intake_queue.receive()
+    for _ in range(2):  # SQS delivered it again before the first delete
+        assert intake.handler(event, LambdaContext(function_name="intake")) == {"batchItemFailures": []}
+    assert len(invoke("GET", "/intake/rejections", caller=OPS).body["items"]) == 1
