@@ -174,3 +174,49 @@ def test_s3_and_secrets_manager_through_the_gateway(
     client("secretsmanager").create_secret(Name=f"e2e/{marker}", SecretString="s3cr3t")
     secret = aws("secretsmanager", "get-secret-value", "--secret-id", f"e2e/{marker}")
     assert secret["SecretString"] == "s3cr3t"
+
+
+def test_put_events_open_incidents_through_the_intake_worker(stack: Stack, aws: Aws, call: Any) -> None:
+    """Issue 10 §7: a platform event on the ticket bus and an AWS-shaped event on the default bus,
+    put with the CLI, are tickets within a couple of seconds."""
+    bus = stack.env.get("EVENT_BUS_NAME") or "ticketing"
+    marker = uuid.uuid4().hex[:12]
+    alarm_arn = f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:e2e-{marker}"
+    entries = [
+        {
+            "Source": "platform.runtime",
+            "DetailType": "Job Failed",
+            "EventBusName": bus,
+            "Detail": json.dumps(
+                {
+                    "tenant_id": "acme",
+                    "dedup_key": f"job:{marker}",
+                    "summary": "Nightly job failed",
+                    "severity": "error",
+                }
+            ),
+        },
+        {
+            "Source": "aws.cloudwatch",
+            "DetailType": "CloudWatch Alarm State Change",
+            "Resources": [alarm_arn],
+            "Detail": json.dumps(
+                {"alarmName": f"e2e-{marker}", "state": {"value": "ALARM", "reason": "Threshold Crossed"}}
+            ),
+        },
+    ]
+    started = time.monotonic()
+    put = aws("events", "put-events", "--entries", json.dumps(entries))
+    assert put["FailedEntryCount"] == 0, put
+    ops = stack.token("olga", roles="platform_operator")
+    found: dict[str, Any] = {}
+    while len(found) < 2:
+        assert time.monotonic() - started < 15, (found, stack.console_tail())
+        for key in (f"job:{marker}", alarm_arn):
+            items = call("GET", "/tickets", ops, params={"dedup_key": key}).json()["items"]
+            if items:
+                found[key] = items[0]
+        time.sleep(0.2)
+    job, alarm = found[f"job:{marker}"], found[alarm_arn]
+    assert (job["tenant_id"], job["category"], job["priority"]) == ("acme", "pipeline_failure", "high")
+    assert alarm["visibility"] == "platform_only" and alarm["title"].startswith(f"e2e-{marker}")

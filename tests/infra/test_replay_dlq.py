@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.runtime.catalog import OPERATORS, SCHEDULED
+from shared.runtime.catalog import OPERATORS, SCHEDULED, WORKERS
 from tests.infra.conftest import Synth, function_named, grants, of_type, rendered, role_statements
 
 Resources = dict[str, dict[str, Any]]
@@ -37,6 +37,22 @@ def scheduled_functions(resources: Resources) -> dict[str, tuple[str, str]]:
         name = props.get("Handler", "").split(".")[1] if "." in props.get("Handler", "") else ""
         if name in {s.function for s in SCHEDULED}:
             found[name] = (logical_id, props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0])
+    return found
+
+
+def worker_queues(resources: Resources) -> dict[str, tuple[str, str]]:
+    """Worker folder → (its queue's logical id, its DLQ's logical id), from the event source mappings."""
+    by_function = {
+        logical_id: fn["Properties"]["Handler"].split(".")[1]
+        for logical_id, fn in of_type(resources, "AWS::Lambda::Function").items()
+        if fn["Properties"].get("Handler", "").startswith("functions.")
+    }
+    found = {}
+    for mapping in of_type(resources, "AWS::Lambda::EventSourceMapping").values():
+        queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        name = by_function[mapping["Properties"]["FunctionName"]["Ref"]]
+        dlq = resources[queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        found[name] = (queue_id, dlq)
     return found
 
 
@@ -74,23 +90,36 @@ def test_its_variable_lists_every_scheduled_functions_dlq_with_the_function(reso
     expected = [
         {"name": name, "dlq_url": f"ref:{dlq}", "dlq_arn": f"arn:{dlq}", "source_function": f"ref:{fn}"}
         for name, (fn, dlq) in scheduled_functions(resources).items()
+    ] + [
+        {
+            "name": name,
+            "dlq_url": f"ref:{dlq}",
+            "dlq_arn": f"arn:{dlq}",
+            "source_queue_url": f"ref:{queue}",
+            "source_queue_arn": f"arn:{queue}",
+        }
+        for name, (queue, dlq) in worker_queues(resources).items()
     ]
     assert sorted(described, key=lambda d: d["name"]) == sorted(expected, key=lambda d: d["name"])
-    assert {d["name"] for d in described} == {s.function for s in SCHEDULED}
+    assert {d["name"] for d in described} == {s.function for s in (*SCHEDULED, *WORKERS)}
     assert {d["dlq_url"].removeprefix("ref:") for d in described} == every_dlq(resources)
 
 
-def test_its_role_consumes_every_dlq_and_invokes_only_the_scheduled_functions(resources: Resources) -> None:
+def test_its_role_consumes_every_dlq_and_sends_only_to_their_sources(resources: Resources) -> None:
     _, props = function_named(resources, FUNCTION_NAME)
     granted = grants(role_statements(resources, props["Role"]["Fn::GetAtt"][0]))
     dlq_arns = {f"arn:{dlq}" for dlq in every_dlq(resources)}
     assert dlq_arns
+    queue_arns = {f"arn:{queue}" for queue, _ in worker_queues(resources).values()}
     for action in CONSUME:
-        assert granted[action] == dlq_arns, action
+        # GetQueueAttributes on the source queues too (the replay reads their ARNs)
+        expected = dlq_arns | queue_arns if action == "sqs:GetQueueAttributes" else dlq_arns
+        assert granted[action] == expected, action
     assert granted["lambda:InvokeFunction"] == {
         f"arn:{fn}" for fn, _ in scheduled_functions(resources).values()
     }
-    assert "sqs:SendMessage" not in granted  # no worker queues in this stack
+    # back on the workers' own queues, and nowhere else
+    assert granted["sqs:SendMessage"] == {f"arn:{queue}" for queue, _ in worker_queues(resources).values()}
     assert set(granted) <= ALLOWED_ACTIONS
 
 

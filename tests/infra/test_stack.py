@@ -13,11 +13,10 @@ from shared.runtime.catalog import (
     OPERATORS,
     ROUTES,
     SCHEDULED,
+    WORKERS,
     EventBus,
     FunctionSpec,
     Queue,
-    Route,
-    ScheduledFunction,
     all_function_names,
 )
 from tests.infra.conftest import Synth, grants, of_type, rendered, role_statements
@@ -214,7 +213,7 @@ def test_functions_connect_through_the_proxy_with_the_app_secret(resources: Reso
 
 def test_only_publishers_may_put_events(resources: Resources) -> None:
     logical = function_logical_ids(resources)
-    entries: tuple[Route | ScheduledFunction, ...] = (*ROUTES, *SCHEDULED)
+    entries: tuple[FunctionSpec, ...] = (*ROUTES, *SCHEDULED, *WORKERS)
     publishers = {e.function for e in entries if e.settings.declared(EventBus)}
     roles_with_put: set[str] = set()
     for policy in of_type(resources, "AWS::IAM::Policy").values():

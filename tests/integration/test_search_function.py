@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("api")
 ACME = Principal(sub="alice", tenant="acme", roles=frozenset({Role.TENANT_USER}))
 GLOBEX = Principal(sub="greg", tenant="globex", roles=frozenset({Role.TENANT_USER}))
 PLATFORM = Principal(sub="olga", tenant=None, roles=frozenset({Role.PLATFORM_OPERATOR}))
-SIGNATURE = "ticket_search_ids(text, text[], text[], text, text[], text, text, text, uuid, integer)"
+SIGNATURE = "ticket_search_ids(text, text[], text[], text, text[], text, text, text, uuid, integer, text)"
 
 
 def search_ids(conn: psycopg.Connection[Any], **args: Any) -> list[UUID]:
