@@ -29,6 +29,7 @@ from shared.http.openapi import JSON
 from shared.http.writes import request_context
 from shared.intake import pagerduty
 from shared.intake.pagerduty import MAX_BODY_BYTES, PagerDutyAccepted, PagerDutyError
+from shared.observability import logger
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -45,6 +46,7 @@ def make_app() -> APIGatewayRestResolver:
 
 
 def answer(refusal: pagerduty.Refused) -> Response[str]:
+    _log_refusal(refusal.status, refusal.body())
     return Response(
         status_code=refusal.status,
         content_type=JSON,
@@ -67,8 +69,15 @@ def rate_limit(app: APIGatewayRestResolver) -> int:
 # ---- the door ----------------------------------------------------------------------------------------
 
 
+def _log_refusal(status: int, body: dict[str, Any]) -> None:
+    """One line per refused event, for "why does my tool get 400s": the sentences name members and
+    bounds, never the values sent (nor the routing key)."""
+    logger.info("event refused", extra={"status": status, "errors": body.get("errors")})
+
+
 def _invalid(*errors: str) -> dict[str, Any]:
     """A 400 in PagerDuty's shape, as a Lambda proxy result (answered before the resolver runs)."""
+    _log_refusal(400, pagerduty.invalid_body(errors))
     return {
         "statusCode": 400,
         "headers": {"Content-Type": JSON},
