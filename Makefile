@@ -14,7 +14,7 @@ TTL ?= 3600
 # library still works with it, and the warning would bury test output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
-.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth fuzz bench bench-create bench-search bench-cold-init clean
+.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth fuzz bench bench-create bench-search bench-cold-init bench-intake bench-enqueue clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,7 +65,7 @@ fuzz: $(STAMP)
 synth: $(STAMP)
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) app.py && echo "synthesised into cdk.out/"
 
-bench: bench-create bench-search bench-cold-init
+bench: bench-create bench-search bench-cold-init bench-intake bench-enqueue
 
 bench-create: $(STAMP)
 	$(PY) -m bench.create_ticket
@@ -75,6 +75,14 @@ bench-cold-init: $(STAMP)
 
 bench-search: $(STAMP)
 	$(PY) -m bench.search
+
+# Intake through the worker's handler against raw SQL upserts, and 8 racing workers (issue 10 §8).
+bench-intake: $(STAMP)
+	$(PY) -m bench.intake
+
+# POST /v2/enqueue to the ticket visible through GET /tickets?dedup_key= on the local stack.
+bench-enqueue: $(STAMP)
+	$(PY) -m bench.enqueue_latency
 
 clean:
 	rm -rf cdk.out .build .local .pytest_cache .mypy_cache .ruff_cache

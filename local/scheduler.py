@@ -54,7 +54,7 @@ class Scheduler(threading.Thread):
         *,
         first_run_after_s: float = 5.0,
         tap_every_s: float = 2.0,
-        workers_every_s: float = 1.0,
+        workers_every_s: float = 0.25,
     ) -> None:
         super().__init__(name="local-scheduler", daemon=True)
         self.aws = aws

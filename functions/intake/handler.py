@@ -32,14 +32,25 @@ class Body(RootModel[Any]):
     """Any JSON: what it must be depends on where it came from (``shared.intake.sources``)."""
 
 
+SPEC = entrypoints.spec_of(FUNCTION)
+_configured: dict[int, tuple[dict[str, str], IntakeSettings]] = {}
+
+
 def _config() -> tuple[dict[str, str], IntakeSettings]:
-    services = entrypoints.cached_services(entrypoints.spec_of(FUNCTION))
+    """The function's intake settings (validated with its other settings on the first invocation)."""
+    services = entrypoints.cached_services(SPEC)
     settings = services.settings if services is not None else None
-    if isinstance(settings, IntakeConfigSettings):
-        return settings.intake_account_tenants, IntakeSettings(
-            reopen_window=timedelta(minutes=settings.intake_reopen_window_minutes)
+    if not isinstance(settings, IntakeConfigSettings):
+        return {}, IntakeSettings()
+    found = _configured.get(id(settings))
+    if found is None:
+        found = (
+            settings.intake_account_tenants,
+            IntakeSettings(reopen_window=timedelta(minutes=settings.intake_reopen_window_minutes)),
         )
-    return {}, IntakeSettings()
+        _configured.clear()
+        _configured[id(settings)] = found
+    return found
 
 
 def _attribute(record: SQSRecord, name: str) -> str | None:
