@@ -23,7 +23,7 @@ COLUMNS = (
     "id, key, tenant_id, visibility, kind, category, priority, state, title, description, requester,"
     " assignee, queue, tags, fields, resources, source, correlation_id, resolution, occurrence_count,"
     " first_seen_at, last_seen_at, version, created_at, updated_at, acked_at, first_response_at,"
-    " resolved_at, closed_at, canceled_at, public_updated_at"
+    " resolved_at, closed_at, canceled_at, public_updated_at, sla_policy"
 )
 _LOCK_COLUMNS = COLUMNS + ", audit_seq, audit_hash, audit_public_seq"
 # Columns of the row that are not the ticket's API fields.
@@ -34,11 +34,11 @@ INSERT = f"""
 INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
                     first_seen_at, last_seen_at, created_at, updated_at, public_updated_at, audit_seq,
-                    audit_hash, audit_public_seq)
+                    audit_hash, audit_public_seq, sla_policy)
 VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
         %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
         %(resources)s, %(source)s, %(correlation_id)s, %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 1,
-        %(audit_hash)s, 1)
+        %(audit_hash)s, 1, %(sla_policy)s)
 RETURNING {_LOCK_COLUMNS}
 """
 

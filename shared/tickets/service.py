@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from shared import audit, outbox
+from shared import audit, outbox, routing
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.kernel.clock import utcnow
@@ -236,6 +236,20 @@ def _creation_scope(principal: Principal, data: TicketCreate) -> tuple[str | Non
     return tenant_id, visibility
 
 
+def _chosen_on_purpose(
+    principal: Principal, data: TicketCreate, event: dict[str, Any] | None
+) -> frozenset[str]:
+    """What routing rules leave as the opener set it: a platform person's explicit queue, assignee,
+    priority or visibility. A tenant's choices (its priority) and an event's derived ones are
+    the rules' to override (docs/decisions.md: routing rules)."""
+    if event is not None or not principal.is_platform:
+        return frozenset()
+    given = data.model_fields_set
+    return frozenset(
+        name for name in routing.KEPT_WHEN_CHOSEN if name in given and getattr(data, name) is not None
+    )
+
+
 def create(
     uow: UnitOfWork,
     principal: Principal,
@@ -244,7 +258,10 @@ def create(
     correlation_id: str | None,
     source: str = "api",
     now: datetime | None = None,
+    routing_event: dict[str, Any] | None = None,
 ) -> Ticket:
+    """Open a ticket. ``routing_event`` is the event that opened it, if one did (``source``,
+    ``detail_type``, ``severity``, ``summary``, ``resource``): routing rules test it too."""
     now = now or utcnow()
     tenant_id, visibility = _creation_scope(principal, data)
     ticket_id = uuid7()
@@ -263,10 +280,16 @@ def create(
         "fields": data.fields,
         "resources": data.resources,
         "source": source,
+        "sla_policy": None,
     }
+    values, routed_by = routing.apply(
+        uow, values, event=routing_event, keep=_chosen_on_purpose(principal, data, routing_event)
+    )
     changes = {"state": {"old": None, "new": State.NEW.value}} | {
         k: {"old": None, "new": v} for k, v in values.items() if v not in (None, "", [], {})
     }
+    if routed_by:  # the rules that applied; platform roles alone see them (events, history)
+        changes[events.ROUTING] = {"old": None, "new": routed_by}
     event = audit.next_event(
         ticket_id=ticket_id,
         prev_seq=0,
