@@ -395,10 +395,14 @@ def breakdown_paths() -> dict[str, Runner]:
             module.app.resolve(event, context)
         return time.perf_counter() - started
 
+    from shared import routing
+
+    no_routing = _variant(routing=(routing, "apply", lambda uow, values, **kwargs: (values, [])))
     no_put = _variant(put=(aws, "put_events", _stub_put_events))
     no_flush = _variant(flush=(entrypoints.outbox, "publish_committed", lambda messages, publishers: None))
     return {
         "handler": handler_path,
+        "routing stubbed": no_routing(handler_path),
         "PutEvents stubbed": no_put(handler_path),
         "no publish at all": no_flush(handler_path),
         "... nor decorators": no_flush(bare_resolve),

@@ -35,6 +35,7 @@ import logging
 import re
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -140,12 +141,24 @@ def method_arn(method: str, path: str) -> str:
     return f"arn:aws:execute-api:{lambdas.REGION}:{lambdas.ACCOUNT}:{API_ID}/{STAGE}/{method}{path}"
 
 
+def _specificity(template: str) -> tuple[bool, ...]:
+    """Sorts resource paths as API Gateway prefers them: at the first segment where two differ, a
+    literal segment wins over a parameter."""
+    return tuple(part.startswith("{") for part in template.strip("/").split("/"))
+
+
 def resolve(method: str, path: str) -> tuple[Route | None, list[str]]:
-    """The route for method + path (literal segments win over parameters), and the methods the path has."""
+    """The route for method + path, and the methods the path has. As in API Gateway, the resource is
+    chosen first (literal segments win over parameters: ``/routing-rules/test`` over
+    ``/routing-rules/{rule_id}``), then the method on it: a method that resource lacks is not looked
+    for on a less specific one."""
     candidates = [route for route in ROUTES if match_path(route.path, path) is not None]
-    allowed = sorted({route.method for route in candidates})
-    matching = sorted((r for r in candidates if r.method == method), key=lambda r: r.path.count("{"))
-    return (matching[0] if matching else None), allowed
+    if not candidates:
+        return None, []
+    resource = min((route.path for route in candidates), key=_specificity)
+    on_resource = [route for route in candidates if route.path == resource]
+    allowed = sorted({route.method for route in on_resource})
+    return next((r for r in on_resource if r.method == method), None), allowed
 
 
 def policy_allows(policy: dict[str, Any], arn: str) -> bool:
@@ -190,6 +203,12 @@ class Gateway:
         self.pool = ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="lambda", initializer=after_response.host_this_thread
         )
+        # One invocation at a time per function, as one Lambda environment runs them: a function's
+        # resolver keeps the current request in module state (powertools' app.context), which two
+        # threads running the same handler at once would share (a KeyError '_route', seen as a 500
+        # when two clients wrote routing rules at the same moment).
+        self._environments: dict[str, threading.Lock] = {}
+        self._environments_lock = threading.Lock()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -374,12 +393,16 @@ class Gateway:
     def _invoke(
         self, function: str, settings: FunctionSettings, event: dict[str, Any], *, instance: str
     ) -> Response:
+        with self._environments_lock:
+            environment = self._environments.setdefault(function, threading.Lock())
+
         def invoke() -> tuple[Any, list[after_response.Task]]:
-            try:
-                result = lambdas.load(function)(event, lambdas.context(function, settings))
-            finally:
-                # Taken (and dropped) even when the handler failed, as a crash loses it in AWS.
-                deferred = after_response.take_ready()
+            with environment:
+                try:
+                    result = lambdas.load(function)(event, lambdas.context(function, settings))
+                finally:
+                    # Taken (and dropped) even when the handler failed, as a crash loses it in AWS.
+                    deferred = after_response.take_ready()
             return result, deferred
 
         try:

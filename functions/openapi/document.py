@@ -42,6 +42,8 @@ TAGS = {
     "history": "A ticket's audit trail.",
     "integrations": "Routing keys for POST /v2/enqueue, and the defaults of the tickets their events open.",
     "intake": "Machine events in: PagerDuty's Events API v2, authenticated by an integration's routing key.",
+    "routing": "Routing rules: what a new ticket's queue, assignee, priority, visibility, tags and SLA"
+    " policy become (platform roles).",
     "health": "Liveness and readiness, without a token.",
     "documentation": "This document.",
 }
@@ -61,7 +63,50 @@ def route_schema(function: str) -> dict[str, Any]:
     schema: dict[str, Any] = module.app.get_openapi_schema().model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
-    return schema
+    return one_name_per_schema(schema)
+
+
+_COMPONENT = "#/components/schemas/"
+_MODES = ("-Input", "-Output")
+
+
+def _renamed_refs(value: Any, renames: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (renames.get(v, v) if k == "$ref" and isinstance(v, str) else _renamed_refs(v, renames))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_renamed_refs(item, renames) for item in value]
+    return value
+
+
+def one_name_per_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with pydantic's ``X-Input`` / ``X-Output`` pairs named ``X`` again where the two
+    are the same.
+
+    A recursive model (a routing rule's condition) used in a request and in a response is
+    generated once per mode, and pydantic cannot tell that the two recursive schemas are equal, so
+    it names them apart; a route that only answers one names it ``X``. Collapsed, every route
+    documents it under one name, and the merge sees one schema. Nothing changes unless every pair
+    is the same once their references are renamed.
+    """
+    schemas = schema.get("components", {}).get("schemas", {})
+    split = {n.removesuffix(_MODES[0]) for n in schemas if n.endswith(_MODES[0])} & {
+        n.removesuffix(_MODES[1]) for n in schemas if n.endswith(_MODES[1])
+    }
+    if not split:
+        return schema
+    renames = {f"{_COMPONENT}{base}{mode}": f"{_COMPONENT}{base}" for base in split for mode in _MODES}
+    renamed: dict[str, Any] = _renamed_refs(schema, renames)
+    components = renamed["components"]["schemas"]
+    for base in sorted(split):
+        as_input, as_output = (components.pop(f"{base}{mode}") for mode in _MODES)
+        if as_input != as_output or components.get(base, as_input) != as_input:
+            return schema
+        components[base] = as_input
+    renamed["components"]["schemas"] = dict(sorted(components.items()))
+    return renamed
 
 
 def generate() -> dict[str, Any]:

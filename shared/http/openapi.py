@@ -68,6 +68,10 @@ IntegrationId = Annotated[
         description="The integration's id (a UUID). Anything else, or another tenant's integration, is a 404."
     ),
 ]
+RuleRef = Annotated[
+    str,
+    Path(description="The routing rule's id (a UUID). Anything else, or a deleted rule, is a 404."),
+]
 IdempotencyKey = Annotated[
     Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)] | SkipJsonSchema[None],
     Header(
@@ -83,6 +87,15 @@ IfMatch = Annotated[
         alias="If-Match",
         description='The ticket\'s version as its ETag ("3", or W/"3"), as a read returned it: the change'
         " is made only if the ticket is still at that version (412 otherwise, naming the current one)."
+        " * or no header: no check.",
+    ),
+]
+RuleIfMatch = Annotated[
+    Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | SkipJsonSchema[None],
+    Header(
+        alias="If-Match",
+        description='The routing rule\'s version as its ETag ("3", or W/"3"), as a read returned it: the'
+        " rule is replaced only if it is still at that version (412 otherwise, naming the current one)."
         " * or no header: no check.",
     ),
 ]
@@ -205,6 +218,17 @@ _PROBLEMS: dict[int, str] = {
     500: "Something went wrong on the service's side; it has been logged.",
     503: "A dependency (the database) is unavailable or did not answer in time; retry later.",
 }
+# The same statuses in the words of the routing rules' routes.
+RULE_PROBLEMS: dict[int, str] = {
+    404: "No such routing rule (or a deleted one).",
+    409: "A position another rule holds, the most rules there may be, a concurrent change, or a request"
+    " with the same Idempotency-Key in progress.",
+    412: "If-Match names another version than the rule's current one (current_version says which).",
+    422: "The body does not fit the schema, or text with a NUL character or a lone surrogate, or a"
+    " condition the schema cannot judge: a regular expression RE2 cannot compile, nesting deeper than 10"
+    " levels, more than 100 field tests or more than 16 KiB as JSON (errors locate each problem inside"
+    " the condition); or an Idempotency-Key reused with another request.",
+}
 _PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
     405: {
@@ -217,6 +241,12 @@ ETAG: dict[str, Any] = {
         "description": 'The ticket\'s version as an entity tag ("3"), for If-Match.',
         "required": True,
         "schema": {"type": "string", "pattern": r'^"[0-9]+"$'},
+    }
+}
+RULE_ETAG: dict[str, Any] = {
+    "ETag": {
+        **ETAG["ETag"],
+        "description": 'The routing rule\'s version as an entity tag ("3"), for If-Match.',
     }
 }
 LOCATION: dict[str, Any] = {
@@ -284,6 +314,7 @@ INTEGRATION_PROBLEMS: dict[int, str] = {
     405: "The method is not allowed on this path; Allow lists the methods that are.",
     409: "The integration is revoked: its key cannot be rotated (create a new integration).",
 }
+RULE = (404,)  # under /routing-rules/{rule_id}
 # A ticket_id of "." is a dot segment: the URL a client sends is normalised to a sibling path, and
 # where that path has other methods the answer is 405 (POST /tickets/./comments is POST /tickets/comments).
 SIBLING_METHODS = (405,)

@@ -152,6 +152,7 @@ def _open(
         source=event.source,
         now=now,
         origin=origin,
+        routing_event=_routing_event(event),
     )
 
 

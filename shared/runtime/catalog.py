@@ -237,6 +237,8 @@ class OperatorFunction(FunctionSpec):
 
 _LIGHT = FunctionSettings(memory_mb=256, timeout_s=5)
 _READ = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
+# Configuration (routing rules): read and written in the database only; no events to publish.
+_CONFIG = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 _SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15, resources=(Database(),))
 _WRITE = FunctionSettings(
     memory_mb=512, timeout_s=15, resources=(Database(), EventBus()), after_response=True
@@ -387,6 +389,50 @@ ROUTES: tuple[Route, ...] = (
         function="rotate_integration_key",
         summary="Replace an integration's routing key",
         settings=_CONFIGURE,
+    ),
+    # Routing rules (platform roles read them, platform admins write them). Rule changes publish
+    # no events: the configuration log in the same transaction is their record.
+    Route(
+        method="GET",
+        path="/routing-rules",
+        function="list_routing_rules",
+        summary="The routing rules, in order",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="POST",
+        path="/routing-rules",
+        function="create_routing_rule",
+        summary="Add a routing rule",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="POST",
+        path="/routing-rules/test",
+        function="test_routing_rules",
+        summary="Try the routing rules on a sample (dry run)",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="GET",
+        path="/routing-rules/{rule_id}",
+        function="get_routing_rule",
+        summary="Read one routing rule",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="PUT",
+        path="/routing-rules/{rule_id}",
+        function="replace_routing_rule",
+        summary="Replace a routing rule (If-Match on its version)",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="DELETE",
+        path="/routing-rules/{rule_id}",
+        function="delete_routing_rule",
+        summary="Delete a routing rule",
+        settings=_CONFIG,
     ),
 )
 

@@ -20,6 +20,10 @@ DETAIL_TYPES = {
     "ticket.occurrences_added": "Occurrences Added",
 }
 
+# The member of a ticket.created event's changes that names the routing rules that applied
+# (shared.tickets.service.create): left out of public messages, which may reach tenants.
+ROUTING = "routing"
+
 SUMMARY_FIELDS = (
     "id",
     "key",
@@ -41,6 +45,9 @@ def message(
 ) -> tuple[outbox.Message, dict[str, Any]]:
     """The outbox message (and its row's parameters) for one audit event of ``ticket``."""
     internal = event.visibility == "internal" or ticket["visibility"] == "platform_only"
+    changes = event.changes
+    if not internal and ROUTING in changes:  # which rules routed it is the platform's business
+        changes = {name: change for name, change in changes.items() if name != ROUTING}
     detail: dict[str, Any] = {
         "type": event.type,
         "ticket_id": str(ticket["id"]),
@@ -51,7 +58,7 @@ def message(
         "seq": event.seq,
         "actor": event.actor,
         "at": event.at.isoformat(),
-        "changes": event.changes,
+        "changes": changes,
         "event_visibility": event.visibility,
         "correlation_id": event.correlation_id,
         **(extra or {}),

@@ -23,8 +23,10 @@ WHERE ticket_id = %(ticket_id)s AND seq > %(after)s
 ORDER BY seq
 LIMIT %(limit)s
 """
+# Tenants are not shown which routing rules routed their ticket (platform configuration).
 PUBLIC_LIST = """
-SELECT public_seq AS seq, type, actor, at, changes, visibility, correlation_id, NULL AS hash
+SELECT public_seq AS seq, type, actor, at, changes - 'routing' AS changes, visibility, correlation_id,
+       NULL AS hash
 FROM ticket_event
 WHERE ticket_id = %(ticket_id)s AND visibility = 'public' AND public_seq > %(after)s
 ORDER BY public_seq

@@ -22,10 +22,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from typing_extensions import TypeAliasType
 
 from shared.auth import TENANT_ID_PATTERN
 from shared.kernel.pagination import CURSOR_MAX_LENGTH, CURSOR_PATTERN
+from shared.kernel.text import (
+    KEYS_ARE_TEXT,
+    NO_NUL,
+    SOME_TEXT,  # noqa: F401 - re-exported: tests and other packages read it from here
+    TEXT_NOTE,
+    JsonData,
+    JsonText,
+    free_text,
+    required_text,
+    trimmed,
+)
 
 
 class Kind(StrEnum):
@@ -95,49 +105,14 @@ class CommentVisibility(StrEnum):
     INTERNAL = "internal"
 
 
-# Text as clients send it. Lengths are checked on what the client sent, before any trimming,
-# so the server never accepts what its own schema refuses; required text is then trimmed and
-# must keep a non-whitespace character. NUL characters (PostgreSQL text cannot hold them) and
-# lone surrogates are refused before validation (``shared.http.gate``); the patterns say so too.
-#
-# "Whitespace" is spelled out rather than written ``\s``: ``\s`` means different characters to
-# Python (``str.strip``), to ECMA-262 (JSON Schema patterns: it includes U+FEFF but not U+001C-1F
-# or U+0085) and to other engines. ``WHITESPACE`` is exactly what ``str.strip()`` removes, so the
-# pattern a client validates against and the trimming the server does agree character by character.
-WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-NO_NUL = r"^[^\x00]*$"
-SOME_TEXT = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
-_TEXT_NOTE = "No NUL characters or lone surrogates."
-
-
-def _trimmed(value: str) -> str:
-    trimmed = value.strip()
-    if not trimmed:
-        raise ValueError("must contain a non-whitespace character")
-    return trimmed
-
-
-def _required_text(max_length: int) -> Any:
-    """Text of 1..max_length characters as sent, then trimmed (AfterValidator), not blank."""
-    return Field(
-        min_length=1,
-        max_length=max_length,
-        description=f"Trimmed; not blank. {_TEXT_NOTE}",
-        json_schema_extra={"pattern": SOME_TEXT},
-    )
-
-
-def _free_text(max_length: int) -> Any:
-    """Text kept exactly as sent (may be empty)."""
-    return Field(max_length=max_length, description=_TEXT_NOTE, json_schema_extra={"pattern": NO_NUL})
-
-
+# Text as clients send it: the patterns (NO_NUL, SOME_TEXT) and the trimming are
+# ``shared.kernel.text``'s, which routing rules share.
 TITLE_MAX = 300
-Title = Annotated[str, _required_text(TITLE_MAX), AfterValidator(_trimmed)]
-Description = Annotated[str, _free_text(20_000)]
-Name = Annotated[str, _required_text(200), AfterValidator(_trimmed)]
-Reason = Annotated[str, _required_text(5_000), AfterValidator(_trimmed)]
-CommentBody = Annotated[str, _required_text(20_000), AfterValidator(_trimmed)]
+Title = Annotated[str, required_text(TITLE_MAX), AfterValidator(trimmed)]
+Description = Annotated[str, free_text(20_000)]
+Name = Annotated[str, required_text(200), AfterValidator(trimmed)]
+Reason = Annotated[str, required_text(5_000), AfterValidator(trimmed)]
+CommentBody = Annotated[str, required_text(20_000), AfterValidator(trimmed)]
 # Tags are ASCII identifiers (as in most label systems), so that every schema-driven client's
 # regex engine reads the pattern the same way.
 TAG_PATTERN = r"^[A-Za-z0-9_.:/-]{1,64}$"
@@ -201,24 +176,12 @@ def check_fields_bounds(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 # Long text inside a category's typed fields (the whole of ``fields`` is bounded too).
-FieldText = Annotated[str, _free_text(FIELDS_MAX_STRING)]
+FieldText = Annotated[str, free_text(FIELDS_MAX_STRING)]
 
-# Free-form JSON (inside ``fields``): any JSON value whose strings and keys hold no NUL character,
-# which PostgreSQL cannot store (the door refuses it: shared.http.gate); the schema says so at every
-# level, so a client validating against it is refused nothing it was allowed.
-JsonText = Annotated[str, StringConstraints(pattern=NO_NUL)]
-# Keys are JsonText: pydantic documents them as patternProperties, which leave other keys free
-# unless additionalProperties says otherwise.
-_KEYS_ARE_TEXT = Field(json_schema_extra={"additionalProperties": False})
-JsonData = TypeAliasType(
-    "JsonData",
-    "bool | int | float | JsonText | list[JsonData] | Annotated[dict[JsonText, JsonData], _KEYS_ARE_TEXT]"
-    " | None",
-)
-
+# Free-form JSON (inside ``fields``) is ``shared.kernel.text.JsonData``.
 Fields = Annotated[
     dict[JsonText, JsonData],
-    _KEYS_ARE_TEXT,
+    KEYS_ARE_TEXT,
     Field(description="Typed fields of the category. " + FIELDS_NOTE, max_length=FIELDS_MAX_KEYS),
     AfterValidator(check_fields_bounds),
 ]
@@ -285,8 +248,8 @@ class DataFreshnessFields(_Fields):
 
 class SchemaDriftFields(_Fields):
     dataset: Name | None = None
-    expected_schema: Annotated[dict[JsonText, JsonData], _KEYS_ARE_TEXT] | None = None
-    observed_schema: Annotated[dict[JsonText, JsonData], _KEYS_ARE_TEXT] | None = None
+    expected_schema: Annotated[dict[JsonText, JsonData], KEYS_ARE_TEXT] | None = None
+    observed_schema: Annotated[dict[JsonText, JsonData], KEYS_ARE_TEXT] | None = None
 
 
 class SecurityFindingFields(_Fields):
@@ -613,6 +576,9 @@ class Ticket(BaseModel):
     fields: dict[str, Any]
     resources: list[str]
     source: str
+    sla_policy: str | None = Field(
+        description="The SLA policy a routing rule chose when the ticket was opened (null: none)."
+    )
     correlation_id: str | None
     resolution: str | None
     occurrence_count: int
@@ -692,7 +658,7 @@ SearchText = Annotated[
     str,
     Field(
         max_length=500,
-        description="Full-text query: English stemming, web-search syntax (quotes, OR, -word). " + _TEXT_NOTE,
+        description="Full-text query: English stemming, web-search syntax (quotes, OR, -word). " + TEXT_NOTE,
         json_schema_extra={"pattern": NO_NUL},
     ),
     AfterValidator(str.strip),

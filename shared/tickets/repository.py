@@ -23,7 +23,8 @@ COLUMNS = (
     "id, key, tenant_id, visibility, kind, category, priority, state, title, description, requester,"
     " assignee, queue, tags, fields, resources, source, correlation_id, resolution, occurrence_count,"
     " first_seen_at, last_seen_at, version, created_at, updated_at, acked_at, first_response_at,"
-    " resolved_at, closed_at, canceled_at, public_updated_at, dedup_key, previous_ticket_id"
+    " resolved_at, closed_at, canceled_at, public_updated_at, dedup_key, previous_ticket_id,"
+    " sla_policy"
 )
 _LOCK_COLUMNS = (
     COLUMNS + ", audit_seq, audit_hash, audit_public_seq, last_trigger_at, occurrences_reported,"
@@ -50,12 +51,13 @@ INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, 
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
                     dedup_key, occurrence_count, occurrences_reported, occurrences_reported_at,
                     previous_ticket_id, last_trigger_at, first_seen_at, last_seen_at, created_at,
-                    updated_at, public_updated_at, audit_seq, audit_hash, audit_public_seq)
+                    updated_at, public_updated_at, audit_seq, audit_hash, audit_public_seq, sla_policy)
 VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
         %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
         %(resources)s, %(source)s, %(correlation_id)s, %(dedup_key)s, %(occurrence_count)s,
         %(occurrence_count)s, %(now)s, %(previous_ticket_id)s, %(last_trigger_at)s,
-        %(first_seen_at)s, %(last_seen_at)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s, 1)
+        %(first_seen_at)s, %(last_seen_at)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s, 1,
+        %(sla_policy)s)
 RETURNING {_LOCK_COLUMNS}
 """
 

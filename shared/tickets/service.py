@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from shared import audit, outbox
+from shared import audit, outbox, routing
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.kernel.clock import utcnow
@@ -262,6 +262,20 @@ class Origin:
     previous_ticket_id: UUID | None = None
 
 
+def _chosen_on_purpose(
+    principal: Principal, data: TicketCreate, event: dict[str, Any] | None
+) -> frozenset[str]:
+    """What routing rules leave as the opener set it: a platform person's explicit queue, assignee,
+    priority or visibility. A tenant's choices (its priority) and an event's derived ones are
+    the rules' to override (docs/decisions.md: routing rules)."""
+    if event is not None or not principal.is_platform:
+        return frozenset()
+    given = data.model_fields_set
+    return frozenset(
+        name for name in routing.KEPT_WHEN_CHOSEN if name in given and getattr(data, name) is not None
+    )
+
+
 def create(
     uow: UnitOfWork,
     principal: Principal,
@@ -271,10 +285,20 @@ def create(
     source: str = "api",
     now: datetime | None = None,
     origin: Origin | None = None,
+    routing_event: dict[str, Any] | None = None,
 ) -> Ticket:
+    """Open a ticket. ``routing_event`` is the event that opened it, if one did (``source``,
+    ``detail_type``, ``severity``, ``summary``, ``resource``): routing rules test it too."""
     return to_model(
         create_row(
-            uow, principal, data, correlation_id=correlation_id, source=source, now=now, origin=origin
+            uow,
+            principal,
+            data,
+            correlation_id=correlation_id,
+            source=source,
+            now=now,
+            origin=origin,
+            routing_event=routing_event,
         ),
         principal,
     )
@@ -289,6 +313,7 @@ def create_row(
     source: str = "api",
     now: datetime | None = None,
     origin: Origin | None = None,
+    routing_event: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``create``, returning the locked row (intake goes on working on it)."""
     now = now or utcnow()
@@ -309,7 +334,11 @@ def create_row(
         "fields": data.fields,
         "resources": data.resources,
         "source": source,
+        "sla_policy": None,
     }
+    values, routed_by = routing.apply(
+        uow, values, event=routing_event, keep=_chosen_on_purpose(principal, data, routing_event)
+    )
     if origin is not None:
         values["dedup_key"] = origin.dedup_key
     changes = {"state": {"old": None, "new": State.NEW.value}} | {
@@ -317,6 +346,8 @@ def create_row(
     }
     if origin is not None and origin.previous_ticket_id is not None:
         changes["previous_ticket_id"] = {"old": None, "new": str(origin.previous_ticket_id)}
+    if routed_by:  # the rules that applied; platform roles alone see them (events, history)
+        changes[events.ROUTING] = {"old": None, "new": routed_by}
     event = audit.next_event(
         ticket_id=ticket_id,
         prev_seq=0,

@@ -75,6 +75,16 @@ def test_resolve_prefers_the_method_and_reports_allowed_methods() -> None:
     assert route is not None and route.function == "transition_ticket"
 
 
+def test_resolve_takes_the_most_specific_resource_before_the_method() -> None:
+    """As API Gateway: /routing-rules/test is its own resource, not a rule id."""
+    route, allowed = resolve("POST", "/routing-rules/test")
+    assert route is not None and route.function == "test_routing_rules" and allowed == ["POST"]
+    assert resolve("GET", "/routing-rules/test") == (None, ["POST"])
+    route, allowed = resolve("DELETE", "/routing-rules/0190a0b2-0000-7000-8000-000000000000")
+    assert route is not None and route.function == "delete_routing_rule"
+    assert allowed == ["DELETE", "GET", "PUT"]
+
+
 def test_method_arn_has_the_api_gateway_shape() -> None:
     assert method_arn("GET", "/tickets/1").endswith(":local/local/GET/tickets/1")
 
