@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import openapi_validation as _validation
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -19,6 +20,24 @@ from shared.http.openapi import SECURITY_SCHEMES
 from shared.http.problems import PROBLEM_JSON, problem_body
 from shared.kernel.errors import DomainError
 from shared.observability import logger
+
+# powertools' request validation asks, on every request, whether each declared query and header
+# parameter is a scalar (``is_scalar_field``: a walk over its type annotation, about a tenth of a
+# millisecond for a write route's two headers). The answer is a property of the route's parameter
+# field, fixed when the route is registered: it is remembered per field here (the field is held,
+# so its id cannot be reused). Measured with bench/create_ticket.py; docs/decisions.md.
+_scalar_fields: dict[int, tuple[Any, bool]] = {}
+_is_scalar_field = _validation.is_scalar_field
+
+
+def _remembered_is_scalar_field(field: Any) -> bool:
+    known = _scalar_fields.get(id(field))
+    if known is None:
+        known = _scalar_fields[id(field)] = (field, _is_scalar_field(field))
+    return known[1]
+
+
+_validation.is_scalar_field = _remembered_is_scalar_field
 
 
 def problem(
