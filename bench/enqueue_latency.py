@@ -100,7 +100,13 @@ def measure(url: str, env: dict[str, str], *, events: int, poll_s: float) -> lis
     ops = token(env, "olga", "platform_operator")
     created = session.post(
         f"{url}/integrations",
-        json={"name": "bench latency", "tenant_id": "acme", "category": "pipeline_failure"},
+        # above the default 120 a minute, so the probes are not throttled
+        json={
+            "name": "bench latency",
+            "tenant_id": "acme",
+            "category": "pipeline_failure",
+            "rate_limit_per_minute": 6000,
+        },
         headers={"Authorization": f"Bearer {admin}"},
         timeout=30,
     )
