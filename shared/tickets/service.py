@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from shared import audit, outbox, routing
+from shared import audit, outbox
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.kernel.clock import utcnow
@@ -270,6 +270,8 @@ def _chosen_on_purpose(
     the rules' to override (docs/decisions.md: routing rules)."""
     if event is not None or not principal.is_platform:
         return frozenset()
+    from shared import routing  # only where tickets are opened (see create_row)
+
     given = data.model_fields_set
     return frozenset(
         name for name in routing.KEPT_WHEN_CHOSEN if name in given and getattr(data, name) is not None
@@ -336,6 +338,11 @@ def create_row(
         "source": source,
         "sla_policy": None,
     }
+    # Imported here, not at the top: routing's models take about 0.1 s to build, which every
+    # function importing the tickets package would otherwise pay at cold start, though only the
+    # ones that open tickets use them.
+    from shared import routing
+
     values, routed_by = routing.apply(
         uow, values, event=routing_event, keep=_chosen_on_purpose(principal, data, routing_event)
     )
