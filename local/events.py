@@ -130,6 +130,29 @@ def sqs_event(
     return {"Records": records}
 
 
+def sqs_event_of(
+    messages: list[dict[str, Any]], *, queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:queue"
+) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping hands a function for ``messages`` (the
+    ``Messages`` of a ReceiveMessage answer, asked with ``MessageAttributeNames=["All"]``): their
+    ids, receipt handles, attributes, and message attributes as the mapping spells them."""
+    event = sqs_event([m["Body"] for m in messages], queue_arn=queue_arn)
+    for record, message in zip(event["Records"], messages, strict=True):
+        record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"])
+        record["attributes"] = {**record.get("attributes", {}), **message.get("Attributes", {})}
+        record["messageAttributes"] = {
+            name: {
+                "stringValue": a.get("StringValue"),
+                "binaryValue": a.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": a["DataType"],
+            }
+            for name, a in (message.get("MessageAttributes") or {}).items()
+        }
+    return event
+
+
 def scheduled_event(
     *, rule_arn: str = "arn:aws:events:eu-west-1:123456789012:rule/ticketing-relay"
 ) -> dict[str, Any]:

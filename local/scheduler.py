@@ -20,7 +20,7 @@ from typing import Any
 
 from local import lambdas
 from local.aws import LocalAws
-from local.events import scheduled_event, sqs_event
+from local.events import scheduled_event, sqs_event_of
 from local.logs import kv
 from shared.runtime.catalog import SCHEDULED, WORKERS, QueueWorker, ScheduledFunction
 
@@ -161,21 +161,7 @@ class Scheduler(threading.Thread):
         if not messages:
             return
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        event = sqs_event([m["Body"] for m in messages], queue_arn=arn)
-        for record, message in zip(event["Records"], messages, strict=True):
-            record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"])
-            record["attributes"] = {**record.get("attributes", {}), **message.get("Attributes", {})}
-            # As Lambda's event source mapping passes them: stringValue/dataType per attribute.
-            record["messageAttributes"] = {
-                name: {
-                    "stringValue": a.get("StringValue"),
-                    "binaryValue": a.get("BinaryValue"),
-                    "stringListValues": [],
-                    "binaryListValues": [],
-                    "dataType": a["DataType"],
-                }
-                for name, a in (message.get("MessageAttributes") or {}).items()
-            }
+        event = sqs_event_of(messages, queue_arn=arn)
         started = time.monotonic()
         try:
             result = lambdas.load(worker.function)(event, lambdas.context(worker.function, worker.settings))

@@ -277,19 +277,33 @@ def create(
     ).fetchone()
     assert row is not None  # INSERT ... RETURNING
     created = _model(row)
+    _log_change(uow, principal, "create", None, created, correlation_id=correlation_id, now=now)
+    return IntegrationWithKey(**created.model_dump(), routing_key=routing_key)
+
+
+def _log_change(
+    uow: UnitOfWork,
+    principal: Principal,
+    action: str,
+    before: Integration | None,
+    after: Integration,
+    *,
+    correlation_id: str | None,
+    now: datetime,
+) -> None:
+    """One entry of the configuration log for an integration (never its key)."""
     audit_config.record_change(
         uow,
         actor=principal.sub,
         entity_type=ENTITY_TYPE,
-        entity_id=str(created.id),
-        action="create",
-        before=None,
-        after=_audited(created),
-        tenant_id=created.tenant_id,
+        entity_id=str(after.id),
+        action=action,
+        before=_audited(before) if before is not None else None,
+        after=_audited(after),
+        tenant_id=after.tenant_id,
         correlation_id=correlation_id,
         at=now,
     )
-    return IntegrationWithKey(**created.model_dump(), routing_key=routing_key)
 
 
 def _load(uow: UnitOfWork, principal: Principal, integration_id: str, *, lock: bool = False) -> Integration:
@@ -363,18 +377,7 @@ def revoke(
     row = uow.execute(REVOKE, {"id": before.id, "now": now, "actor": principal.sub}).fetchone()
     assert row is not None  # locked above, and not revoked
     after = _model(row)
-    audit_config.record_change(
-        uow,
-        actor=principal.sub,
-        entity_type=ENTITY_TYPE,
-        entity_id=str(after.id),
-        action="revoke",
-        before=_audited(before),
-        after=_audited(after),
-        tenant_id=after.tenant_id,
-        correlation_id=correlation_id,
-        at=now,
-    )
+    _log_change(uow, principal, "revoke", before, after, correlation_id=correlation_id, now=now)
     return after
 
 
@@ -405,18 +408,7 @@ def rotate_key(
     ).fetchone()
     assert row is not None  # locked above
     after = _model(row)
-    audit_config.record_change(
-        uow,
-        actor=principal.sub,
-        entity_type=ENTITY_TYPE,
-        entity_id=str(after.id),
-        action="rotate_key",
-        before=_audited(before),
-        after=_audited(after),
-        tenant_id=after.tenant_id,
-        correlation_id=correlation_id,
-        at=now,
-    )
+    _log_change(uow, principal, "rotate_key", before, after, correlation_id=correlation_id, now=now)
     return IntegrationWithKey(**after.model_dump(), routing_key=routing_key)
 
 

@@ -203,6 +203,32 @@ def _check_position_free(uow: UnitOfWork, position: int, rule_id: UUID) -> None:
         )
 
 
+def _log_change(
+    uow: UnitOfWork,
+    principal: Principal,
+    action: str,
+    before: RoutingRule | None,
+    after: RoutingRule | None,
+    *,
+    correlation_id: str | None,
+    now: datetime,
+) -> None:
+    """One entry of the configuration log for a rule: who, when, before and after."""
+    changed = after or before
+    assert changed is not None  # a change has a before, an after, or both
+    config_log.record_change(
+        uow,
+        actor=principal.sub,
+        entity_type=ENTITY_TYPE,
+        entity_id=str(changed.id),
+        action=action,
+        before=_logged(before) if before is not None else None,
+        after=_logged(after) if after is not None else None,
+        correlation_id=correlation_id,
+        at=now,
+    )
+
+
 def create(
     uow: UnitOfWork,
     principal: Principal,
@@ -227,17 +253,7 @@ def create(
     uow.after_commit(forget_compiled_rules)
     row = repository.insert(uow, {"id": rule_id, **_stored(data, position)}, actor=principal.sub, now=now)
     rule = RoutingRule.model_validate(row)
-    config_log.record_change(
-        uow,
-        actor=principal.sub,
-        entity_type=ENTITY_TYPE,
-        entity_id=str(rule.id),
-        action="create",
-        before=None,
-        after=_logged(rule),
-        correlation_id=correlation_id,
-        at=now,
-    )
+    _log_change(uow, principal, "create", None, rule, correlation_id=correlation_id, now=now)
     return rule
 
 
@@ -275,17 +291,7 @@ def replace(
     if updated is None:  # deleted since it was read: the write lock makes this unlikely
         raise NotFound(f"No routing rule '{ref}'.")
     rule = RoutingRule.model_validate(updated)
-    config_log.record_change(
-        uow,
-        actor=principal.sub,
-        entity_type=ENTITY_TYPE,
-        entity_id=str(rule.id),
-        action="update",
-        before=_logged(before),
-        after=_logged(rule),
-        correlation_id=correlation_id,
-        at=now,
-    )
+    _log_change(uow, principal, "update", before, rule, correlation_id=correlation_id, now=now)
     return rule
 
 
@@ -305,17 +311,7 @@ def delete(
     uow.after_commit(forget_compiled_rules)
     if repository.delete(uow, before.id, actor=principal.sub, now=now) is None:
         raise NotFound(f"No routing rule '{ref}'.")
-    config_log.record_change(
-        uow,
-        actor=principal.sub,
-        entity_type=ENTITY_TYPE,
-        entity_id=str(before.id),
-        action="delete",
-        before=_logged(before),
-        after=None,
-        correlation_id=correlation_id,
-        at=now,
-    )
+    _log_change(uow, principal, "delete", before, None, correlation_id=correlation_id, now=now)
     return before
 
 

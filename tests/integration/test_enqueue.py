@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.events import LambdaContext, sqs_event
+from local.events import LambdaContext, sqs_event_of
 from shared import aws
 from shared.intake.model import ENQUEUED_DETAIL_TYPE, EnqueuedEvent, bounded_details
 from shared.intake.pagerduty import MAX_BODY_BYTES
@@ -393,12 +393,7 @@ def run_intake_worker(queue_url: str) -> dict[str, Any]:
     messages = sqs.receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
     ).get("Messages", [])
-    event = sqs_event([m["Body"] for m in messages])
-    for record, message in zip(event["Records"], messages, strict=True):
-        record["messageAttributes"] = {
-            name: {"stringValue": a.get("StringValue"), "dataType": a["DataType"]}
-            for name, a in (message.get("MessageAttributes") or {}).items()
-        }
+    event = sqs_event_of(messages)
     result: dict[str, Any] = intake.handler(event, LambdaContext(function_name="intake"))
     return result
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from functions.intake import handler as intake
-from local.events import LambdaContext, sqs_event
+from local.events import LambdaContext, sqs_event_of
 from shared import aws
 from shared.intake.model import ENQUEUED_DETAIL_TYPE
 from shared.runtime import catalog
@@ -82,14 +82,7 @@ class Intake:
         messages = sqs.receive_message(
             QueueUrl=self.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
         ).get("Messages", [])
-        event = sqs_event([m["Body"] for m in messages])
-        for record, message in zip(event["Records"], messages, strict=True):
-            record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"])
-            record["messageAttributes"] = {
-                name: {"stringValue": a.get("StringValue"), "dataType": a["DataType"]}
-                for name, a in (message.get("MessageAttributes") or {}).items()
-            }
-        return event
+        return sqs_event_of(messages)
 
     def drain(self) -> list[dict[str, Any]]:
         """Run the worker over everything queued (batches of 10), deleting what it handled."""

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 
-from local.events import LambdaContext, sqs_event
+from local.events import LambdaContext, sqs_event_of
 from shared import aws, db
 from shared.runtime import catalog, workers
 from shared.tickets import service
@@ -70,14 +70,7 @@ def receive(queue: str) -> dict[str, Any]:
     messages = sqs.receive_message(
         QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
     ).get("Messages", [])
-    event = sqs_event([m["Body"] for m in messages])
-    for record, message in zip(event["Records"], messages, strict=True):
-        record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"])
-        record["messageAttributes"] = {
-            name: {"stringValue": a.get("StringValue"), "dataType": a["DataType"]}
-            for name, a in (message.get("MessageAttributes") or {}).items()
-        }
-    return event
+    return sqs_event_of(messages)
 
 
 def run(event: dict[str, Any]) -> dict[str, Any]:
