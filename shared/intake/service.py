@@ -159,18 +159,21 @@ def _open(
 def _occurrence(
     uow: UnitOfWork, event: IntakeEvent, row: dict[str, Any], *, now: datetime, settings: IntakeSettings
 ) -> dict[str, Any]:
-    row = tickets.add_occurrences(
-        uow,
-        uow.principal,
-        row,
-        added=0 if event.count else 1,
-        at_least=event.count,
-        seen_at=event.occurred_at,
-        now=now,
-        report_after=settings.report_every,
-        correlation_id=event.event_id[:128],
-    )
+    row = tickets.add_occurrences(uow, uow.principal, row, **_counting(event, now=now, settings=settings))
     return _raise_priority(uow, event, row, now=now)
+
+
+def _counting(event: IntakeEvent, *, now: datetime, settings: IntakeSettings) -> dict[str, Any]:
+    """How one event counts on its ticket: one more, or (a source that counts, GuardDuty) at least
+    its count; reported at most once per ``report_every``."""
+    return {
+        "added": 0 if event.count else 1,
+        "at_least": event.count,
+        "seen_at": event.occurred_at,
+        "now": now,
+        "report_after": settings.report_every,
+        "correlation_id": event.event_id[:128],
+    }
 
 
 def _raise_priority(
@@ -191,16 +194,7 @@ def _raise_priority(
 def _trigger(uow: UnitOfWork, event: IntakeEvent, *, now: datetime, settings: IntakeSettings) -> Outcome:
     # The common case first, in one statement: the fingerprint's open ticket, counted and locked.
     counted = tickets.add_occurrences_to_open(
-        uow,
-        uow.principal,
-        event.tenant_id,
-        event.dedup_key,
-        added=0 if event.count else 1,
-        at_least=event.count,
-        seen_at=event.occurred_at,
-        now=now,
-        report_after=settings.report_every,
-        correlation_id=event.event_id[:128],
+        uow, uow.principal, event.tenant_id, event.dedup_key, **_counting(event, now=now, settings=settings)
     )
     if counted is not None:
         row = _raise_priority(uow, event, counted, now=now)

@@ -36,14 +36,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 import re2
 
 # ---- the vocabulary --------------------------------------------------------------------------------
 
-KINDS = ("incident", "request")
-CATEGORIES = (
+Kind = Literal["incident", "request"]
+Category = Literal[
     "health",
     "pipeline_failure",
     "data_freshness",
@@ -56,10 +56,15 @@ CATEGORIES = (
     "access",
     "configuration",
     "deletion_export",
-)
-PRIORITIES = ("low", "medium", "high", "critical")
-SEVERITIES = ("critical", "error", "warning", "info")  # an intake event's
-VISIBILITIES = ("platform_only", "tenant", "mixed")
+]
+Priority = Literal["low", "medium", "high", "critical"]
+Severity = Literal["critical", "error", "warning", "info"]  # an intake event's
+Visibility = Literal["platform_only", "tenant", "mixed"]
+KINDS: tuple[str, ...] = get_args(Kind)
+CATEGORIES: tuple[str, ...] = get_args(Category)
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+VISIBILITIES: tuple[str, ...] = get_args(Visibility)
 
 # Fields compared with their known values, by name.
 ENUM_FIELDS: dict[str, tuple[str, ...]] = {

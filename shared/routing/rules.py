@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
@@ -65,24 +65,11 @@ SLA_POLICY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 ROUTED_FIELDS = ("queue", "assignee", "priority", "visibility", "sla_policy")
 KEPT_WHEN_CHOSEN = ("queue", "assignee", "priority", "visibility")
 
-Priority = Literal["low", "medium", "high", "critical"]
-Visibility = Literal["platform_only", "tenant", "mixed"]
-Kind = Literal["incident", "request"]
-Category = Literal[
-    "health",
-    "pipeline_failure",
-    "data_freshness",
-    "schema_drift",
-    "security_finding",
-    "cost_anomaly",
-    "schema_change",
-    "new_connector",
-    "quota",
-    "access",
-    "configuration",
-    "deletion_export",
-]
-Severity = Literal["critical", "error", "warning", "info"]
+Priority = conditions.Priority
+Visibility = conditions.Visibility
+Kind = conditions.Kind
+Category = conditions.Category
+Severity = conditions.Severity
 
 RuleName = Annotated[str, required_text(200), AfterValidator(trimmed)]
 Name = Annotated[str, required_text(200), AfterValidator(trimmed)]
