@@ -1,0 +1,1 @@
+"""SLA engine: policies, business calendars, clocks and their timers."""
