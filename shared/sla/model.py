@@ -173,7 +173,9 @@ class CalendarWrite(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: EntityId | None = Field(default=None, description="Chosen by the client on POST; generated if absent.")
+    id: EntityId | None = Field(
+        default=None, description="Chosen by the client on POST; generated if absent."
+    )
     name: Name
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="An IANA time zone, e.g. `Europe/Berlin`; the working hours are its wall time."
@@ -188,7 +190,9 @@ class CalendarWrite(BaseModel):
 
 class Calendar(CalendarWrite):
     id: EntityId
-    holiday_dates: list[str] = Field(description="Every holiday the calendar counts (explicit and generated).")
+    holiday_dates: list[str] = Field(
+        description="Every holiday the calendar counts (explicit and generated)."
+    )
     version: int
     created_by: str
     created_at: datetime
@@ -208,10 +212,12 @@ class SlaPolicyWrite(BaseModel):
 
     id: EntityId | None = Field(
         default=None,
-        description="Chosen by the client on POST (routing rules' `sla_policy` names it); generated if absent.",
+        description="Chosen by the client on POST (routing rules' `sla_policy` names it); generated if"
+        " absent.",
     )
     position: Position | None = Field(
-        default=None, description="Without one, a new policy goes after the last (at the next multiple of 10)."
+        default=None,
+        description="Without one, a new policy goes after the last (at the next multiple of 10).",
     )
     name: Name
     description: Annotated[str, free_text(2000)] = ""
@@ -222,7 +228,9 @@ class SlaPolicyWrite(BaseModel):
     at_risk_percent: Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=99)] = Field(
         default=DEFAULT_AT_RISK_PERCENT, description="At risk once this share of a target has elapsed."
     )
-    calendar_id: EntityId = Field(default=DEFAULT_CALENDAR, description="The business calendar (default 24x7).")
+    calendar_id: EntityId = Field(
+        default=DEFAULT_CALENDAR, description="The business calendar (default 24x7)."
+    )
     escalation: list[EscalationStep] = Field(default_factory=list, max_length=MAX_ESCALATION_STEPS)
 
 
@@ -277,7 +285,8 @@ class ScheduleStep:
 
     @classmethod
     def of(cls, value: Mapping[str, Any]) -> ScheduleStep:
-        return cls(str(value["name"]), int(value["at_s"]), tuple(int(i) for i in value.get("escalations", ())))
+        escalations = tuple(int(i) for i in value.get("escalations", ()))
+        return cls(str(value["name"]), int(value["at_s"]), escalations)
 
 
 @dataclass(frozen=True, slots=True)
