@@ -55,14 +55,21 @@ def token(env: dict[str, str], sub: str, roles: str, tenant: str = "") -> str:
 
 
 @contextmanager
-def local_stack(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def local_stack(
+    workdir: Path, *, database_url: str | None = None, data: Path = DATA
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """``make run``'s stack on a free port: its own embedded PostgreSQL in ``data`` (fresh), or the
+    database ``database_url`` (an admin URL) names."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JWKS_", "JWT_"))}
     env.pop("DATABASE_URL", None)
-    shutil.rmtree(DATA, ignore_errors=True)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    else:
+        shutil.rmtree(data, ignore_errors=True)
     env.update(
         PORT=str(_free_port()),
         TICKETING_JWT_DIR=str(workdir / "jwt"),
-        TICKETING_PGDATA=str(DATA),
+        TICKETING_PGDATA=str(data),
         XDG_RUNTIME_DIR=env.get("XDG_RUNTIME_DIR") or str(ROOT / ".local" / "runtime"),
         PYTHONUNBUFFERED="1",
         POWERTOOLS_LOG_LEVEL="WARNING",

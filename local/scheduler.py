@@ -28,6 +28,7 @@ log = logging.getLogger("local.scheduler")
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_S = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+MAX_BATCHES_PER_POLL = 20
 _EVENT_FIELDS = ("ticket_id", "key", "tenant_id", "state", "from_state", "to_state", "version")
 
 
@@ -114,7 +115,11 @@ class Scheduler(threading.Thread):
                         job.next_run = max(job.next_run + job.interval_s, time.monotonic())
                 if self.aws is not None and now >= next_workers:
                     for worker in WORKERS:
-                        self.poll_worker(worker)
+                        # A full batch says more are waiting: take them now, as Lambda's pollers
+                        # scale out with the backlog (bounded, so one queue cannot starve the rest).
+                        for _ in range(MAX_BATCHES_PER_POLL):
+                            if self.poll_worker(worker) < worker.batch_size:
+                                break
                     next_workers = now + self._workers_every_s
                 if self.aws is not None and now >= next_tap:
                     self.drain_tap()
@@ -138,11 +143,12 @@ class Scheduler(threading.Thread):
             return
         kv(log, logging.DEBUG, "scheduled run", function=spec.function, ms=_ms(started))
 
-    def poll_worker(self, worker: QueueWorker) -> None:
+    def poll_worker(self, worker: QueueWorker) -> int:
+        """One batch from the worker's queue through its handler; how many records it held."""
         if self.aws is None or worker.function not in self.aws.worker_queue_urls:
-            return
+            return 0
         if not lambdas.exists(worker.function):
-            return
+            return 0
         sqs = self._client()
         url = self.aws.worker_queue_urls[worker.function]
         try:
@@ -157,9 +163,9 @@ class Scheduler(threading.Thread):
             log.exception(
                 "receiving from a worker queue failed", extra={"fields": {"function": worker.function}}
             )
-            return
+            return 0
         if not messages:
-            return
+            return 0
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         event = sqs_event_of(messages, queue_arn=arn)
         started = time.monotonic()
@@ -169,7 +175,7 @@ class Scheduler(threading.Thread):
             log.exception(
                 "worker failed; the batch will be retried", extra={"fields": {"function": worker.function}}
             )
-            return
+            return len(messages)
         failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
@@ -186,6 +192,7 @@ class Scheduler(threading.Thread):
             failed=len(failed),
             ms=_ms(started),
         )
+        return len(messages)
 
     def drain_tap(self) -> None:
         if self.aws is None or not self.aws.tap_queue_url:

@@ -201,3 +201,101 @@ GRANT SELECT, INSERT ON sla_firing TO ticketing_app;
 -- A timer message may be published with a delay: the SQS publisher sends it with DelaySeconds up
 -- to this instant (the relay too, computing the delay left when it publishes).
 ALTER TABLE outbox ADD COLUMN deliver_at timestamptz;
+
+-- GET /tickets?sla_status=at_risk,breached&sort=sla_due: the search function takes the SLA status
+-- filter and the order by next breach (soonest first, tickets without a running clock last),
+-- keyset-paged on (sla_due_at, id). Migration 0002 explains the function; only these are new.
+DROP FUNCTION ticket_search_ids(text, text[], text[], text, text[], text, text, text, uuid, integer, text);
+
+CREATE FUNCTION ticket_search_ids(
+    q text DEFAULT NULL,
+    states text[] DEFAULT NULL,
+    priorities text[] DEFAULT NULL,
+    kind text DEFAULT NULL,
+    categories text[] DEFAULT NULL,
+    tenant_id text DEFAULT NULL,
+    assignee text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    after uuid DEFAULT NULL,
+    row_limit integer DEFAULT 51,
+    dedup_key text DEFAULT NULL,
+    sla_statuses text[] DEFAULT NULL,
+    sort text DEFAULT 'newest',
+    after_due timestamptz DEFAULT NULL
+) RETURNS SETOF uuid
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $fn$
+DECLARE
+    scope_tenant text;
+    conditions text[] := ARRAY[]::text[];
+    ordering text := 't.id DESC';
+    statement text;
+BEGIN
+    IF NOT public.app_is_platform() THEN
+        scope_tenant := public.app_tenant();
+        IF scope_tenant IS NULL THEN
+            RETURN;
+        END IF;
+        conditions := conditions
+            || 't.tenant_id = $11'::text
+            || 't.visibility <> ''platform_only'''::text;
+    END IF;
+
+    IF q IS NOT NULL THEN
+        conditions := conditions || 't.search_vector @@ websearch_to_tsquery(''english'', $1)'::text;
+    END IF;
+    IF states IS NOT NULL THEN
+        conditions := conditions || format('t.%I = ANY($%s)', 'state', 2);
+    END IF;
+    IF priorities IS NOT NULL THEN
+        conditions := conditions || format('t.%I = ANY($%s)', 'priority', 3);
+    END IF;
+    IF kind IS NOT NULL THEN
+        conditions := conditions || format('t.%I = $%s', 'kind', 4);
+    END IF;
+    IF categories IS NOT NULL THEN
+        conditions := conditions || format('t.%I = ANY($%s)', 'category', 5);
+    END IF;
+    IF tenant_id IS NOT NULL THEN
+        conditions := conditions || format('t.%I = $%s', 'tenant_id', 6);
+    END IF;
+    IF assignee IS NOT NULL THEN
+        conditions := conditions || format('t.%I = $%s', 'assignee', 7);
+    END IF;
+    IF tag IS NOT NULL THEN
+        conditions := conditions || format('t.%I @> ARRAY[$%s]::text[]', 'tags', 8);
+    END IF;
+    IF dedup_key IS NOT NULL THEN
+        conditions := conditions || format('t.%I = $%s', 'dedup_key', 12);
+    END IF;
+    IF sla_statuses IS NOT NULL THEN
+        conditions := conditions || format('t.%I = ANY($%s)', 'sla_status', 13);
+    END IF;
+    IF sort = 'sla_due' THEN
+        ordering := 't.sla_due_at ASC NULLS LAST, t.id ASC';
+        IF after IS NOT NULL AND after_due IS NOT NULL THEN
+            conditions := conditions || '((t.sla_due_at, t.id) > ($14, $9) OR t.sla_due_at IS NULL)'::text;
+        ELSIF after IS NOT NULL THEN
+            conditions := conditions || '(t.sla_due_at IS NULL AND t.id > $9)'::text;
+        END IF;
+    ELSIF after IS NOT NULL THEN
+        conditions := conditions || 't.id < $9'::text;
+    END IF;
+
+    statement := format(
+        'SELECT t.id FROM public.ticket AS t WHERE %s ORDER BY %s LIMIT $10',
+        coalesce(nullif(array_to_string(conditions, ' AND '), ''), 'TRUE'),
+        ordering
+    );
+    RETURN QUERY EXECUTE statement
+        USING q, states, priorities, kind, categories, tenant_id, assignee, tag, after,
+              greatest(1, least(coalesce(row_limit, 51), 201)), scope_tenant, dedup_key, sla_statuses,
+              after_due;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION ticket_search_ids(text, text[], text[], text, text[], text, text, text, uuid, integer,
+                                         text, text[], text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_search_ids(text, text[], text[], text, text[], text, text, text, uuid, integer,
+                                            text, text[], text, timestamptz) TO ticketing_app;

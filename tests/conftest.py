@@ -149,6 +149,7 @@ def database(pg_server_url: str, template_db: str, monkeypatch: pytest.MonkeyPat
 class Bus:
     name: str
     queue_url: str
+    timer_queue_url: str = ""  # the SLA timer worker's queue (SLA_TIMER_QUEUE_URL)
 
     @property
     def publishers(self) -> dict[str, Any]:
@@ -191,7 +192,12 @@ def event_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
         events.put_targets(
             Rule="all-ticket-events", EventBusName="ticketing-test", Targets=[{"Id": "q", "Arn": queue_arn}]
         )
-        yield Bus(name="ticketing-test", queue_url=queue_url)
+        # Every function that can change a ticket may enqueue an SLA timer (catalog.SLA_TIMER_QUEUE).
+        timer_url = sqs.create_queue(QueueName="ticketing-sla-timer")["QueueUrl"]
+        monkeypatch.setenv("SLA_TIMER_QUEUE_URL", timer_url)
+        # The relay publishes to every worker's queue (POST /v2/enqueue's go to intake).
+        monkeypatch.setenv("INTAKE_QUEUE_URL", sqs.create_queue(QueueName="ticketing-intake")["QueueUrl"])
+        yield Bus(name="ticketing-test", queue_url=queue_url, timer_queue_url=timer_url)
     aws.reset_clients()
     entrypoints.reset()
 

@@ -16,8 +16,9 @@ app = http.make_app()
     "/tickets",
     operation_id="list_tickets",
     summary="Search and list tickets",
-    description="Newest first. Tenant roles see their tenant's tickets (not platform-only ones), platform"
-    " roles every ticket or one tenant's (`tenant_id`). Filters combine with AND, the values of one list"
+    description="Newest first, or the next SLA breach first (`sort=sla_due`). Tenant roles see their"
+    " tenant's tickets (not platform-only ones), platform roles every ticket or one tenant's"
+    " (`tenant_id`). Filters combine with AND, the values of one list"
     " filter with OR. Pages: send `next_cursor` back as `cursor`, with the same other parameters, until"
     " it is null. A single-valued parameter given twice is a 400.",
     tags=["tickets"],
@@ -37,6 +38,8 @@ def list_tickets(
     assignee: http.AssigneeQuery = None,
     tag: http.TagQuery = None,
     dedup_key: http.DedupKeyQuery = None,
+    sla_status: http.SlaStatusQuery = None,
+    sort: http.SortQuery = "newest",
     limit: http.LimitQuery = DEFAULT_PAGE_LIMIT,
     cursor: http.CursorQuery = None,
 ) -> Response[Any]:
@@ -51,6 +54,8 @@ def list_tickets(
         assignee=assignee,
         tag=tag,
         dedup_key=dedup_key,
+        sla_status=sla_status,
+        sort=sort,
         limit=limit,
         cursor=cursor,
     )

@@ -3,8 +3,10 @@ for a worker's queue. Built by the entrypoints from the function's settings."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from shared import aws
 from shared.outbox.messages import QUEUE_PREFIX, Message
@@ -37,7 +39,9 @@ class EventBridgePublisher:
 @dataclass(frozen=True)
 class SqsPublisher:
     """Sends ``queue:<worker>`` messages to that worker's queue; the body is the event's detail,
-    with the event id and detail-type as message attributes (the worker dedupes on the id)."""
+    with the event id and detail-type as message attributes (the worker dedupes on the id). A
+    message with ``deliver_at`` is delayed until then (rounded up to the second; SQS allows 15
+    minutes at most), counted when it is sent: the relay's late publish delays it less."""
 
     queue_urls: Mapping[str, str] = field(default_factory=dict)  # worker → queue URL
 
@@ -60,6 +64,7 @@ class SqsPublisher:
                             "event_id": {"DataType": "String", "StringValue": str(messages[i].event_id)},
                             "detail_type": {"DataType": "String", "StringValue": messages[i].detail_type},
                         },
+                        **_delay(messages[i].deliver_at),
                     }
                     for i in indexes
                 ],
@@ -68,3 +73,13 @@ class SqsPublisher:
                 if failure is not None:
                     results[i] = f"{failure.get('Code')}: {failure.get('Message') or ''}"
         return results
+
+
+MAX_DELAY_S = 900  # SQS's longest message delay
+
+
+def _delay(deliver_at: datetime | None) -> dict[str, int]:
+    if deliver_at is None:
+        return {}
+    seconds = math.ceil((deliver_at - datetime.now(UTC)).total_seconds())
+    return {"DelaySeconds": min(max(seconds, 0), MAX_DELAY_S)} if seconds > 0 else {}

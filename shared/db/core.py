@@ -276,6 +276,11 @@ class UnitOfWork:
     def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None) -> psycopg.Cursor[Any]:
         return self.conn.execute(query, params, prepare=prepare)
 
+    def executemany(self, query: Any, params_seq: Any) -> None:
+        """One statement for each parameter set, pipelined (one round trip for the lot)."""
+        with self.conn.cursor() as cursor:
+            cursor.executemany(query, params_seq)
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an error inside rolls back to here (and comes out as a domain

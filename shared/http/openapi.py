@@ -31,6 +31,7 @@ from shared.tickets.models import (
     PageLimit,
     PriorityFilter,
     SearchText,
+    SlaStatusFilter,
     State,
     StateFilter,
     Tag,
@@ -140,6 +141,18 @@ IntegrationStatusQuery = Annotated[
 DedupKeyQuery = Annotated[
     DedupKey | SkipJsonSchema[None],
     Query(description="Tickets opened for this dedup key (fingerprint) by intake, newest first."),
+]
+SlaStatusQuery = Annotated[
+    SlaStatusFilter | SkipJsonSchema[None],
+    Query(description="SLA statuses, as the SLA timers last set them (e.g. at_risk,breached). " + _ANY_OF),
+]
+SortQuery = Annotated[
+    Literal["newest", "sla_due"],
+    Query(
+        description="newest (default): newest first. sla_due: the next SLA breach first (a breached"
+        " ticket's due instant is in the past, so the longest overdue come first), tickets without a"
+        " running SLA clock last."
+    ),
 ]
 LimitQuery = Annotated[PageLimit, Query()]
 CursorQuery = Annotated[

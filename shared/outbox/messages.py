@@ -35,9 +35,9 @@ MAX_DETAIL_BYTES = 64 * 1024
 
 INSERT = """
 INSERT INTO outbox (event_id, detail_type, tenant_id, aggregate_type, aggregate_id, visibility,
-                    destination, detail)
+                    destination, detail, deliver_at)
 VALUES (%(event_id)s, %(detail_type)s, %(tenant_id)s, %(aggregate_type)s, %(aggregate_id)s,
-        %(visibility)s, %(destination)s, %(detail)s)
+        %(visibility)s, %(destination)s, %(detail)s, %(deliver_at)s)
 """
 
 
@@ -55,6 +55,8 @@ class Message:
     detail: str  # the JSON text, serialized once for the row and the publish
     destination: str = BUS
     created_at: datetime | None = None
+    # A queue message not to be received before this instant (SQS DelaySeconds, up to 15 minutes).
+    deliver_at: datetime | None = None
 
 
 def _size(value: Any) -> int:
@@ -126,6 +128,7 @@ def prepare(
     visibility: str = PUBLIC,
     destination: str = BUS,
     event_id: UUID | None = None,
+    deliver_at: datetime | None = None,
 ) -> tuple[Message, dict[str, Any]]:
     """The message and the parameters of ``INSERT`` for one event (for callers that write the row
     in a statement of their own, as the ticket write path does with its audit row).
@@ -141,7 +144,7 @@ def prepare(
     if len(text.encode()) > MAX_DETAIL_BYTES:  # cannot happen with today's bounds; stays publishable
         detail["changes"] = {name: {"omitted": True} for name in detail.get("changes") or {}}
         text = json.dumps(detail, default=str)
-    message = Message(event_id, detail_type, text, destination, datetime.now(UTC))
+    message = Message(event_id, detail_type, text, destination, datetime.now(UTC), deliver_at)
     params = {
         "event_id": event_id,
         "detail_type": detail_type,
@@ -151,6 +154,7 @@ def prepare(
         "visibility": visibility,
         "destination": destination,
         "detail": Jsonb(detail, dumps=lambda _: text),
+        "deliver_at": deliver_at,
     }
     return message, params
 

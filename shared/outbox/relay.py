@@ -39,7 +39,7 @@ Publishers = Mapping[str, Publisher]  # "bus" / "queue" → the publisher for th
 
 
 CLAIM = """
-SELECT id, event_id, detail_type, detail::text AS detail, destination, created_at FROM outbox
+SELECT id, event_id, detail_type, detail::text AS detail, destination, created_at, deliver_at FROM outbox
 WHERE published_at IS NULL AND parked_at IS NULL AND id <> ALL(%(skip)s)
 ORDER BY id
 LIMIT %(limit)s
@@ -131,7 +131,14 @@ def publish_batch(
         if not rows:
             return BatchResult(0, [], 0)
         messages = [
-            Message(r["event_id"], r["detail_type"], r["detail"], r["destination"], r["created_at"])
+            Message(
+                r["event_id"],
+                r["detail_type"],
+                r["detail"],
+                r["destination"],
+                r["created_at"],
+                r["deliver_at"],
+            )
             for r in rows
         ]
         results = publish(messages, publishers)

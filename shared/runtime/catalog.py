@@ -235,13 +235,19 @@ class OperatorFunction(FunctionSpec):
     name: str
 
 
+# The SLA timer queue: every function that can move a ticket's SLA clocks sends to it (a step due
+# within 15 minutes is enqueued in the change's transaction), and so registers the SLA engine's
+# listener on the ticket service (shared.runtime.entrypoints.init_phase).
+SLA_TIMER = "sla_timer"
+SLA_TIMER_QUEUE = Queue(worker=SLA_TIMER)
+
 _LIGHT = FunctionSettings(memory_mb=256, timeout_s=5)
 _READ = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 # Configuration (routing rules): read and written in the database only; no events to publish.
 _CONFIG = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 _SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15, resources=(Database(),))
 _WRITE = FunctionSettings(
-    memory_mb=512, timeout_s=15, resources=(Database(), EventBus()), after_response=True
+    memory_mb=512, timeout_s=15, resources=(Database(), EventBus(), SLA_TIMER_QUEUE), after_response=True
 )
 _CONFIGURE = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 
@@ -270,7 +276,7 @@ ROUTES: tuple[Route, ...] = (
         settings=FunctionSettings(
             memory_mb=512,
             timeout_s=15,
-            resources=(Database(), EventBus()),
+            resources=(Database(), EventBus(), SLA_TIMER_QUEUE),
             after_response=True,
             reserved_concurrency=50,
         ),
@@ -444,7 +450,11 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
         schedule="rate(1 minute)",
         summary="Publish outbox rows left behind; purge expired idempotency keys and old rows",
         settings=FunctionSettings(
-            memory_mb=512, timeout_s=60, reserved_concurrency=1, resources=(Database(), EventBus())
+            memory_mb=512,
+            timeout_s=60,
+            reserved_concurrency=1,
+            # Every destination an outbox row may name: the bus and each worker's queue.
+            resources=(Database(), EventBus(), Queue(worker="intake"), SLA_TIMER_QUEUE),
         ),
         alarms=(
             MetricAlarm(
@@ -503,6 +513,32 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
             id="IntakeSweepErrors", description="The intake sweeper raised errors (runbook: intake lag)."
         ),
     ),
+    ScheduledFunction(
+        function="sla_sweep",
+        schedule="rate(1 minute)",
+        summary="Enqueue SLA timer steps due within 15 minutes; measure the steps overdue",
+        settings=FunctionSettings(
+            memory_mb=256,
+            timeout_s=60,
+            reserved_concurrency=1,
+            resources=(Database(), SLA_TIMER_QUEUE),
+        ),
+        alarms=(
+            MetricAlarm(
+                id="SlaTimerOverdue",
+                metric="SlaStepsOverdue",
+                threshold=1,
+                period_minutes=1,
+                periods=2,
+                description="SLA steps more than 2 minutes past due and unfired: breaches and escalations are"
+                " late (runbook: SLA Timer Failure).",
+            ),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="SlaSweepErrors", description="The SLA sweeper raised errors (runbook: SLA Timer Failure)."
+        ),
+        output="SlaSweepFunctionName",
+    ),
 )
 
 # AWS's own events that intake takes from the account's default bus (shared/intake/sources.py).
@@ -525,7 +561,7 @@ WORKERS: tuple[QueueWorker, ...] = (
         function="intake",
         summary="Turn platform events, AWS's own events and /v2/enqueue calls into deduplicated incidents",
         settings=FunctionSettings(
-            memory_mb=512, timeout_s=60, resources=(Database(), EventBus(), IntakeConfig())
+            memory_mb=512, timeout_s=60, resources=(Database(), EventBus(), IntakeConfig(), SLA_TIMER_QUEUE)
         ),
         batch_size=10,
         max_receive_count=5,
@@ -563,6 +599,29 @@ WORKERS: tuple[QueueWorker, ...] = (
         ),
         output="IntakeFunctionName",
     ),
+    QueueWorker(
+        function=SLA_TIMER,
+        summary="Fire SLA steps (at risk, breach, escalations) once each, when they come due",
+        settings=FunctionSettings(
+            memory_mb=512, timeout_s=60, resources=(Database(), EventBus(), SLA_TIMER_QUEUE)
+        ),
+        batch_size=10,
+        max_receive_count=5,
+        lag_alarm=QueueAgeAlarm(
+            id="SlaTimerLag",
+            # A message waits out its delay before it is visible; the age counts from sending, so
+            # the threshold sits above SQS's longest delay (15 minutes).
+            seconds=1200,
+            description="The oldest SLA timer message is older than 20 minutes for 15 minutes: steps are"
+            " firing late (runbook: SLA Timer Failure).",
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="SlaTimerErrors",
+            description="The SLA timer worker raised errors: messages are retried and may reach its DLQ"
+            " (runbook: SLA Timer Failure).",
+        ),
+        output="SlaTimerFunctionName",
+    ),
 )
 
 # Functions only operators invoke, under fixed names (runbook.md).
@@ -578,6 +637,37 @@ OPERATORS: tuple[OperatorFunction, ...] = (
             id="ReplayDlqErrors", description="The dead-letter replay raised errors (runbook: dead letters)."
         ),
         output="ReplayDlqFunctionName",
+    ),
+    OperatorFunction(
+        function="backfill_sla_timers",
+        name="backfill-sla-timers",
+        summary="Fire now the SLA steps of a past window (default: the last 2 hours) that never fired",
+        settings=FunctionSettings(
+            memory_mb=512,
+            timeout_s=300,
+            reserved_concurrency=1,
+            resources=(Database(), EventBus(), SLA_TIMER_QUEUE),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="SlaBackfillErrors",
+            description="The SLA timer backfill raised errors (runbook: SLA Timer Failure).",
+        ),
+        output="BackfillSlaTimersFunctionName",
+    ),
+    OperatorFunction(
+        function="sla_repair",
+        name="sla-repair",
+        summary="Recompute SLA clocks from tickets' audit trails (after a policy or calendar was corrected)",
+        settings=FunctionSettings(
+            memory_mb=512,
+            timeout_s=300,
+            reserved_concurrency=1,
+            resources=(Database(), EventBus(), SLA_TIMER_QUEUE),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="SlaRepairErrors", description="The SLA repair raised errors (runbook: SLA repair)."
+        ),
+        output="SlaRepairFunctionName",
     ),
 )
 

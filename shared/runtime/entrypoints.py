@@ -111,10 +111,21 @@ def init_phase(spec: catalog.FunctionSpec) -> None:
     """At import (Lambda's init phase): what can only happen then. The after-response extension is
     registered by the catalog entry's flag (not by a setting: nothing is read at import), and the
     collector is tuned for short requests."""
+    if any(isinstance(r, catalog.Queue) and r.worker == catalog.SLA_TIMER for r in spec.settings.resources):
+        _install_ticket_listeners()
     if spec.settings.after_response:
         after_response.start_extension()
     if _in_lambda():
         after_response.tune_gc()
+
+
+def _install_ticket_listeners() -> None:
+    """The capabilities that react to ticket changes in their transaction (the SLA engine), for a
+    function that may change tickets (it declares the timer queue they enqueue to)."""
+    from shared.sla import engine
+    from shared.tickets import service
+
+    service.on_change(engine.on_ticket_change)
 
 
 def flush_metrics() -> None:

@@ -20,6 +20,7 @@ from shared import db
 from shared.db import UnitOfWork
 from shared.observability import logger
 from shared.sla import calendar as calendars
+from shared.sla.calendar import Calendar
 from shared.sla.model import DEFAULT_CALENDAR, CompiledPolicy
 
 FRESH_FOR_S = 1.0
@@ -39,7 +40,7 @@ class SlaConfig:
 
     version: int
     policies: tuple[CompiledPolicy, ...]
-    calendars: Mapping[str, calendars.Calendar]
+    calendars: Mapping[str, Calendar]
 
     def select(self, ticket: Mapping[str, Any]) -> CompiledPolicy | None:
         """The first enabled policy whose match holds for the ticket's values."""
@@ -50,7 +51,7 @@ class SlaConfig:
             return None
         return next((p for p in self.policies if p.id == policy_id), None)
 
-    def calendar(self, calendar_id: str) -> calendars.Calendar:
+    def calendar(self, calendar_id: str) -> Calendar:
         """The calendar; one that is gone (it cannot be, while a policy names it) counts as 24x7."""
         found = self.calendars.get(calendar_id)
         if found is None:
@@ -71,7 +72,7 @@ class _Cache:
     clock: Callable[[], float] = time.monotonic
 
 
-def _calendar(row: Mapping[str, Any]) -> calendars.Calendar:
+def _calendar(row: Mapping[str, Any]) -> Calendar:
     holidays: list[date] = list(row["holiday_dates"] or [])
     return calendars.build(
         row["id"],
@@ -86,7 +87,7 @@ def _read(uow: UnitOfWork) -> SlaConfig:
     version_row = uow.execute(VERSION).fetchone()
     version = int(version_row["version"]) if version_row else 0
     policies = tuple(CompiledPolicy.of(row) for row in uow.execute(POLICIES).fetchall())
-    kept: dict[str, calendars.Calendar] = {}
+    kept: dict[str, Calendar] = {}
     for row in uow.execute(CALENDARS).fetchall():
         try:
             kept[row["id"]] = _calendar(row)

@@ -18,6 +18,17 @@ DETAIL_TYPES = {
     "ticket.state_changed": "Ticket State Changed",
     "comment.added": "Ticket Comment Added",
     "ticket.occurrences_added": "Occurrences Added",
+    # The SLA engine's events (shared.sla): in the ticket's trail and on the bus.
+    "sla.applied": "SLA Applied",
+    "sla.paused": "SLA Paused",
+    "sla.resumed": "SLA Resumed",
+    "sla.at_risk": "SLA At Risk",
+    "sla.breached": "SLA Breached",
+    "sla.met": "SLA Met",
+    "sla.escalated": "SLA Escalated",
+    "sla.retargeted": "SLA Retargeted",
+    "sla.canceled": "SLA Canceled",
+    "sla.repaired": "SLA Repaired",
 }
 
 # The member of a ticket.created event's changes that names the routing rules that applied

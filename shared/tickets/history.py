@@ -51,3 +51,12 @@ def list_for_ticket(
         position=lambda e: pagination.SeqPosition(seq=e.seq),
         fingerprint=fingerprint,
     )
+
+
+TRAIL = "SELECT seq, type, at, changes FROM ticket_event WHERE ticket_id = %(ticket_id)s ORDER BY seq"
+
+
+def trail(uow: UnitOfWork, ticket_id: Any) -> list[dict[str, Any]]:
+    """Every event of a ticket in order (what happened, when, what changed): for a caller with
+    the service's own scope that recomputes state from the trail (SLA repair)."""
+    return uow.execute(TRAIL, {"ticket_id": ticket_id}).fetchall()

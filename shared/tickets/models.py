@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -558,6 +558,105 @@ class CommentCreate(_Request):
     visibility: CommentVisibility = CommentVisibility.PUBLIC
 
 
+# ---- the SLA as clients see it on every ticket ---------------------------------------------------------
+
+SlaStatus = Literal["on_track", "at_risk", "breached", "met", "paused", "none"]
+ClockState = Literal["running", "paused", "met", "breached", "canceled"]
+SLA_STATUSES: tuple[str, ...] = ("on_track", "at_risk", "breached", "met", "paused", "none")
+
+
+class SlaClock(BaseModel):
+    """One SLA clock (first response, or resolution) as of the moment it is read."""
+
+    state: ClockState = Field(
+        description="running, paused (the ticket waits on the requester or a dependency), met, breached"
+        " (it stays breached once its target passed, met or not) or canceled."
+    )
+    policy_id: str
+    target_s: int = Field(description="The target, in seconds of business time.")
+    due_at: datetime | None = Field(description="When the target passes (null while paused or stopped).")
+    at_risk_at: datetime | None = Field(description="When the clock becomes at risk (null while paused).")
+    remaining_s: int | None = Field(
+        description="Running: seconds until due_at (negative once it passed). Paused: business seconds left"
+        " when it paused. Null once met or canceled."
+    )
+    breached_at: datetime | None
+    met_at: datetime | None
+
+
+class Sla(BaseModel):
+    """The ticket's SLA: one clock per metric, and the status of the whole."""
+
+    status: SlaStatus = Field(
+        description="breached if any clock breached; else at_risk if a running clock is at risk; on_track"
+        " while a clock runs; paused while the ticket waits; met once every clock is met; none without"
+        " an SLA (no policy matched the ticket)."
+    )
+    policy_id: str | None = None
+    first_response: SlaClock | None = None
+    resolution: SlaClock | None = None
+
+
+NO_SLA = Sla(status="none")
+
+
+def _at(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def sla_clock(stored: dict[str, Any], now: datetime) -> SlaClock:
+    """A stored clock summary (``shared.sla``) as of ``now``: a running clock whose due instant
+    passed is breached from that instant, though the timer may not have fired yet."""
+    state = stored["state"]
+    due_at, at_risk_at = _at(stored.get("due_at")), _at(stored.get("at_risk_at"))
+    breached_at = _at(stored.get("breached_at"))
+    remaining: int | None = None
+    if due_at is not None and state in ("running", "breached"):
+        remaining = int((due_at - now) // timedelta(seconds=1))
+    elif state == "paused" or (state == "breached" and stored.get("paused")):
+        remaining = stored.get("remaining_s")
+    if state == "running" and due_at is not None and due_at <= now:
+        state, breached_at = "breached", due_at
+    return SlaClock(
+        state=state,
+        policy_id=stored["policy_id"],
+        target_s=stored["target_s"],
+        due_at=due_at,
+        at_risk_at=at_risk_at,
+        remaining_s=remaining,
+        breached_at=breached_at,
+        met_at=_at(stored.get("met_at")),
+    )
+
+
+def sla_status(clocks: list[SlaClock], now: datetime) -> str:
+    """The status of the whole, from its clocks as of ``now``."""
+    live = [c for c in clocks if c.state != "canceled"]
+    if not live:
+        return "none"
+    if any(c.state == "breached" for c in live):
+        return "breached"
+    running = [c for c in live if c.state == "running"]
+    if any(c.at_risk_at is not None and c.at_risk_at <= now for c in running):
+        return "at_risk"
+    if running:
+        return "on_track"
+    if any(c.state == "paused" for c in live):
+        return "paused"
+    return "met"
+
+
+def sla_view(stored: dict[str, Any] | None, now: datetime) -> Sla:
+    if not stored:
+        return NO_SLA
+    clocks = {m: sla_clock(stored[m], now) for m in ("first_response", "resolution") if stored.get(m)}
+    return Sla(
+        status=sla_status(list(clocks.values()), now),  # type: ignore[arg-type]
+        policy_id=stored.get("policy_id"),
+        **clocks,
+    )
+
+
 class Ticket(BaseModel):
     id: UUID
     key: str
@@ -596,6 +695,10 @@ class Ticket(BaseModel):
     # same fingerprint resolved before this one was opened.
     dedup_key: str | None = None
     previous_ticket_id: UUID | None = None
+    sla: Sla = Field(default=NO_SLA, description="The ticket's SLA clocks and status, as of the read.")
+    sla_escalation_level: int = Field(
+        default=0, description="How many escalation steps of its SLA policy have fired (0: none)."
+    )
 
 
 class Comment(BaseModel):
@@ -651,6 +754,7 @@ def _comma_separated(value: Any) -> Any:
 
 CommaSeparated = BeforeValidator(_comma_separated)
 StateFilter = Annotated[list[State], CommaSeparated]
+SlaStatusFilter = Annotated[list[SlaStatus], CommaSeparated]
 PriorityFilter = Annotated[list[Priority], CommaSeparated]
 KindFilter = Annotated[list[Kind], CommaSeparated]
 CategoryFilter = Annotated[list[Category], CommaSeparated]
@@ -682,5 +786,7 @@ class TicketQuery(BaseModel):
     assignee: Name | None = None
     tag: Tag | None = None
     dedup_key: DedupKey | None = None
+    sla_status: SlaStatusFilter | None = None
+    sort: Literal["newest", "sla_due"] = "newest"
     limit: PageLimit = DEFAULT_PAGE_LIMIT
     cursor: Cursor | None = None

@@ -24,7 +24,7 @@ COLUMNS = (
     " assignee, queue, tags, fields, resources, source, correlation_id, resolution, occurrence_count,"
     " first_seen_at, last_seen_at, version, created_at, updated_at, acked_at, first_response_at,"
     " resolved_at, closed_at, canceled_at, public_updated_at, dedup_key, previous_ticket_id,"
-    " sla_policy"
+    " sla_policy, sla, sla_escalation_level, sla_status, sla_due_at"
 )
 _LOCK_COLUMNS = (
     COLUMNS + ", audit_seq, audit_hash, audit_public_seq, last_trigger_at, occurrences_reported,"
@@ -40,11 +40,13 @@ INTERNAL_COLUMNS = frozenset(
         "last_trigger_at",
         "occurrences_reported",
         "occurrences_reported_at",
+        "sla_status",
+        "sla_due_at",
     }
 )
 # A ticket is open until it is resolved, closed or canceled (ticket_open_dedup_idx says the same).
 OPEN = "state NOT IN ('resolved', 'closed', 'canceled')"
-_JSON_COLUMNS = frozenset({"fields"})
+_JSON_COLUMNS = frozenset({"fields", "sla"})
 
 INSERT = f"""
 INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,

@@ -15,6 +15,7 @@ through the scope filter below and RLS: both walls still stand in front of every
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,8 +36,16 @@ _IDS = sql.SQL(
     "SELECT ticket_search_ids AS id FROM ticket_search_ids("
     "q => %(q)s, states => %(state)s, priorities => %(priority)s, kind => %(kind)s,"
     " categories => %(category)s, tenant_id => %(tenant_id)s, assignee => %(assignee)s,"
-    " tag => %(tag)s, after => %(after)s, row_limit => %(limit)s, dedup_key => %(dedup_key)s)"
+    " tag => %(tag)s, after => %(after)s, row_limit => %(limit)s, dedup_key => %(dedup_key)s,"
+    " sla_statuses => %(sla_status)s, sort => %(sort)s, after_due => %(after_due)s)"
 )
+
+
+class DuePosition(pagination.Position):
+    """Where a page sorted by next breach ended: its due instant (null: among those without) and id."""
+
+    due: datetime | None
+    id: UUID
 
 
 def build(principal: Principal, query: TicketQuery) -> tuple[sql.Composed, dict[str, Any]]:
@@ -62,12 +71,18 @@ def build(principal: Principal, query: TicketQuery) -> tuple[sql.Composed, dict[
         "assignee": query.assignee or None,
         "tag": query.tag or None,
         "dedup_key": query.dedup_key or None,
-        "after": pagination.decode(query.cursor, fingerprint, pagination.IdPosition).id
-        if query.cursor
-        else None,
+        "sla_status": filters.get("sla_status") or None,
+        "sort": query.sort,
+        "after": None,
+        "after_due": None,
         "limit": query.limit + 1,
         "_fingerprint": fingerprint,
     }
+    if query.cursor and query.sort == "sla_due":
+        due_position = pagination.decode(query.cursor, fingerprint, DuePosition)
+        params |= {"after": due_position.id, "after_due": due_position.due}
+    elif query.cursor:
+        params["after"] = pagination.decode(query.cursor, fingerprint, pagination.IdPosition).id
     return _IDS.format(), params
 
 
@@ -77,6 +92,8 @@ def search(uow: UnitOfWork, principal: Principal, query: TicketQuery) -> paginat
     ids: list[UUID] = [r["id"] for r in uow.execute(statement, params, prepare=False).fetchall()]
     page_ids = ids[: query.limit]
     rows = repository.rows_by_id(uow, principal, page_ids) if page_ids else []
+    if query.sort == "sla_due":
+        return _due_page(rows, page_ids, principal, more=len(ids) > query.limit, fingerprint=fingerprint)
     items: list[Ticket] = [to_model(r, principal) for r in rows]
     # The cursor continues after the last id the search returned for this page, so paging stays
     # exact even if one of those rows changed out of scope between the two statements.
@@ -86,4 +103,20 @@ def search(uow: UnitOfWork, principal: Principal, query: TicketQuery) -> paginat
         position=lambda t: pagination.IdPosition(id=t.id),
         fingerprint=fingerprint,
         end=pagination.IdPosition(id=page_ids[-1]) if page_ids else None,
+    )
+
+
+def _due_page(
+    rows: list[dict[str, Any]], page_ids: list[UUID], principal: Principal, *, more: bool, fingerprint: str
+) -> pagination.Page:
+    """A page in the search's order (next breach first), continuing after its last row."""
+    order = {ticket_id: index for index, ticket_id in enumerate(page_ids)}
+    rows = sorted(rows, key=lambda row: order[row["id"]])
+    due = {row["id"]: row["sla_due_at"] for row in rows}
+    items = [to_model(r, principal) for r in rows]
+    return pagination.page(
+        items,
+        more=more,
+        position=lambda t: DuePosition(due=due[t.id], id=t.id),
+        fingerprint=fingerprint,
     )

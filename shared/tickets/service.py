@@ -36,6 +36,7 @@ from shared.tickets.models import (
     TicketPatch,
     TransitionRequest,
     Visibility,
+    sla_view,
     validate_category_fields,
 )
 
@@ -59,6 +60,10 @@ class Change:
     comment: dict[str, Any] | None = None  # the comment row, once inserted
     # Occurrences counted since the last report (intake): the row's count is already up to date.
     occurrences: bool = False
+    # Events a listener or a capability adds to the trail (the SLA's), with columns they set
+    # (never the ticket's own fields; the version does not move).
+    annotations: tuple[tuple[str, dict[str, Any], Literal["public", "internal"]], ...] | None = None
+    updates: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ def _is_first_response(principal: Principal, row: dict[str, Any], change: Change
 
 def implications(principal: Principal, row: dict[str, Any], change: Change, now: datetime) -> Effects:
     """The one place that decides what a change implies. Pure: no I/O."""
+    if change.annotations is not None:
+        return Effects(dict(change.updates), list(change.annotations), bump_version=False)
     updates: dict[str, Any] = {}
     if _is_first_response(principal, row, change):
         updates["first_response_at"] = now
@@ -138,21 +145,45 @@ class TicketChanged:
     now: datetime
 
 
-Listener = Callable[[UnitOfWork, TicketChanged], None]
+@dataclass(frozen=True)
+class FollowUp:
+    """What a listener adds to the change: events for the ticket's trail (and the bus) and the
+    columns it keeps on the row (the SLA's summary), written right after, in the same chain."""
+
+    events: tuple[tuple[str, dict[str, Any], Literal["public", "internal"]], ...] = ()
+    updates: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[UnitOfWork, TicketChanged], FollowUp | None]
 _listeners: list[Listener] = []
 
 
 def on_change(listener: Listener) -> Listener:
     """Register ``listener`` to run in the transaction of every ticket change (creation included),
     after the row and its events are written: the SLA engine moves its clocks there, webhooks and
-    notifications enqueue their work. A listener that raises rolls the change back."""
-    _listeners.append(listener)
+    notifications enqueue their work. A listener that raises rolls the change back. What it
+    answers (``FollowUp``) is written as one more change of the ticket, whose listeners are told
+    too (a listener ignores the events it added itself)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
     return listener
 
 
-def _notify(uow: UnitOfWork, changed: TicketChanged) -> None:
+def _notify(uow: UnitOfWork, changed: TicketChanged, *, correlation_id: str | None) -> dict[str, Any]:
+    """Tell the listeners; write what they add. Returns the row as it ends."""
+    events: list[tuple[str, dict[str, Any], Literal["public", "internal"]]] = []
+    updates: dict[str, Any] = {}
     for listener in _listeners:
-        listener(uow, changed)
+        follow_up = listener(uow, changed)
+        if follow_up is not None:
+            events.extend(follow_up.events)
+            updates |= follow_up.updates
+    if not events:
+        return changed.after
+    change = Change(annotations=tuple(events), updates=updates)
+    return _apply(
+        uow, changed.principal, changed.after, change, correlation_id=correlation_id, now=changed.now
+    )
 
 
 # ---- writing a change -----------------------------------------------------------------------------
@@ -214,14 +245,15 @@ def _apply(
         bump_version=effects.bump_version,
     )
     _write_events(uow, new_row, written, extra_detail)
-    _notify(uow, TicketChanged(principal, row, new_row, tuple(e for e, _ in written), now))
-    return new_row
+    changed = TicketChanged(principal, row, new_row, tuple(e for e, _ in written), now)
+    return _notify(uow, changed, correlation_id=correlation_id)
 
 
 def to_model(row: dict[str, Any], principal: Principal) -> Ticket:
     """The ticket as ``principal`` may see it: tenants are shown the time of the last public
     change as ``updated_at``, so that internal activity (an internal comment) cannot be inferred."""
     values = {k: v for k, v in row.items() if k not in repository.INTERNAL_COLUMNS}
+    values["sla"] = sla_view(row.get("sla"), utcnow())
     if not principal.is_platform:
         values["updated_at"] = row["public_updated_at"] or row["created_at"]
     return Ticket.model_validate(values)
@@ -382,8 +414,7 @@ def create_row(
         }
     row = repository.insert(uow, inserted)
     _write_events(uow, row, [(event, 1)], None)
-    _notify(uow, TicketChanged(principal, None, row, (event,), now))
-    return row
+    return _notify(uow, TicketChanged(principal, None, row, (event,), now), correlation_id=correlation_id)
 
 
 # ---- a fingerprint's tickets (intake) -----------------------------------------------------------------
@@ -461,6 +492,22 @@ def report_occurrences(
     if row["occurrence_count"] <= row["occurrences_reported"]:
         return row
     return _apply(uow, principal, row, Change(occurrences=True), correlation_id=correlation_id, now=now)
+
+
+def annotate(
+    uow: UnitOfWork,
+    principal: Principal,
+    row: dict[str, Any],
+    events: tuple[tuple[str, dict[str, Any], Literal["public", "internal"]], ...],
+    *,
+    updates: dict[str, Any] | None = None,
+    now: datetime,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """Add a capability's events to the locked ``row``'s trail (the SLA timer's at-risk, breach
+    and escalation), with the columns it keeps on the row; the version does not move."""
+    change = Change(annotations=events, updates=updates or {})
+    return _apply(uow, principal, row, change, correlation_id=correlation_id, now=now)
 
 
 def change_fields(

@@ -221,7 +221,7 @@ def test_operators_invoke_the_audit_verification_as_with_aws_lambda_invoke(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "tickets": 1,
-        "events": 1,
+        "events": 2,  # ticket.created, sla.applied
         "broken_count": 0,
         "broken": [],
         "complete": True,

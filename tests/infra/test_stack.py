@@ -213,7 +213,7 @@ def test_functions_connect_through_the_proxy_with_the_app_secret(resources: Reso
 
 def test_only_publishers_may_put_events(resources: Resources) -> None:
     logical = function_logical_ids(resources)
-    entries: tuple[FunctionSpec, ...] = (*ROUTES, *SCHEDULED, *WORKERS)
+    entries: tuple[FunctionSpec, ...] = (*ROUTES, *SCHEDULED, *WORKERS, *OPERATORS)
     publishers = {e.function for e in entries if e.settings.declared(EventBus)}
     roles_with_put: set[str] = set()
     for policy in of_type(resources, "AWS::IAM::Policy").values():

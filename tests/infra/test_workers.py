@@ -16,11 +16,14 @@ import pytest
 from shared.runtime.catalog import (
     ROUTES,
     SCHEDULED,
+    SLA_TIMER,
+    WORKERS,
     Bucket,
     BusRule,
     Database,
     DeadLetterQueues,
     FunctionSettings,
+    FunctionSpec,
     Queue,
     QueueWorker,
     all_specs,
@@ -49,9 +52,19 @@ FAKE = QueueWorker(
     ),
     settings=FunctionSettings(memory_mb=256, timeout_s=20),
 )
-# A route that declares it sends to the worker's queue and writes the attachments bucket. Routes
-# that send to the catalog's own workers (POST /v2/enqueue to intake) are left out: this stack has
-# only the stand-in worker.
+# The stack's workers: the stand-in, and the SLA timer (every function that changes tickets, and
+# the SLA operators, send to its queue).
+STACK_WORKERS = (FAKE, next(w for w in WORKERS if w.function == SLA_TIMER))
+
+
+def _fits(spec: FunctionSpec) -> bool:
+    """Whether every queue the function sends to is one of this stack's workers'."""
+    names = {w.function for w in STACK_WORKERS}
+    return all(isinstance(r, Queue) and r.worker in names for r in spec.settings.declared(Queue))
+
+
+# A route that declares it sends to the worker's queue and writes the attachments bucket. Functions
+# that send to the catalog's other workers (POST /v2/enqueue to intake, the relay) are left out.
 SENDER = "readyz"
 ROUTES_WITH_SENDER = tuple(
     dataclasses.replace(
@@ -63,8 +76,9 @@ ROUTES_WITH_SENDER = tuple(
     if r.function == SENDER
     else r
     for r in ROUTES
-    if not r.settings.declared(Queue)
+    if _fits(r)
 )
+SCHEDULED_HERE = tuple(s for s in SCHEDULED if _fits(s))
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +87,9 @@ def worker_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesize(
         outdir,
         context={"deletionProtection": "false", "multiAz": "false", "alarmEmail": "oncall@example.com"},
-        workers=(FAKE,),
+        workers=STACK_WORKERS,
         routes=ROUTES_WITH_SENDER,
+        scheduled=SCHEDULED_HERE,
     )
 
 
@@ -88,7 +103,7 @@ def worker_queue(res: Resources) -> tuple[str, dict[str, Any]]:
     queues = [
         (logical_id, q["Properties"])
         for logical_id, q in of_type(res, "AWS::SQS::Queue").items()
-        if q["Properties"].get("RedrivePolicy")
+        if q["Properties"].get("RedrivePolicy") and logical_id.startswith("WorkersHealthz")
     ]
     (found,) = queues
     return found
@@ -149,12 +164,15 @@ def test_replay_dlq_may_move_the_worker_dlq_back_to_its_queue(res: Resources) ->
         "source_queue_url": f"ref:{queue_id}",
         "source_queue_arn": f"arn:{queue_id}",
     } in described
-    assert len([d for d in described if "source_function" in d]) == len(SCHEDULED)
+    assert len([d for d in described if "source_function" in d]) == len(SCHEDULED_HERE)
     granted = grants(role_statements(res, replay["Role"]["Fn::GetAtt"][0]))
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert f"arn:{dlq_id}" in granted[action], action
         assert f"arn:{queue_id}" not in granted[action], action
-    assert granted["sqs:SendMessage"] == {f"arn:{queue_id}"}  # the source queue only, never a DLQ
+    sources = {
+        f"arn:{k}" for k, q in of_type(res, "AWS::SQS::Queue").items() if q["Properties"].get("RedrivePolicy")
+    }
+    assert granted["sqs:SendMessage"] == sources  # the workers' queues only, never a DLQ
     assert not any(f":{queue_id}" in arn or f":{dlq_id}" in arn for arn in granted["lambda:InvokeFunction"])
 
 

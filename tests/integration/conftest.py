@@ -97,3 +97,14 @@ def create_ticket(caller: Caller = ALICE, **overrides: Any) -> dict[str, Any]:
     assert result.status == 201, result.body
     ticket: dict[str, Any] = result.body
     return ticket
+
+
+@pytest.fixture
+def without_sla(database: Database) -> None:
+    """A deployment whose SLA policies are all disabled: tickets get no clocks and the trail and the
+    bus carry no SLA events (for tests whose subject is the outbox, the audit chain or bounds)."""
+    from shared.sla import config
+
+    with database.admin() as conn:
+        conn.execute("UPDATE sla_policy SET enabled = false")
+    config.forget()

@@ -24,6 +24,9 @@ from shared import aws, db
 from shared.runtime import after_response
 from tests.integration.conftest import ALICE, invoke
 
+# The outbox, the audit chain and bounds are the subject here, not the SLA (test_sla.py).
+pytestmark = pytest.mark.usefixtures("without_sla")
+
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:ticketing-create-ticket"
 
 

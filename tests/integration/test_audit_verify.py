@@ -11,6 +11,9 @@ import pytest
 from local.events import LambdaContext, scheduled_event
 from tests.integration.conftest import GREG, OPS, create_ticket
 
+# The outbox, the audit chain and bounds are the subject here, not the SLA (test_sla.py).
+pytestmark = pytest.mark.usefixtures("without_sla")
+
 verify = importlib.import_module("functions.audit_verify.handler")
 
 

@@ -260,6 +260,7 @@ def test_a_list_of_the_largest_tickets_stays_far_below_lambdas_limit(api, databa
     assert len(sizes) > 1 and len(seen) == len(set(seen)) == 40
 
 
+@pytest.mark.usefixtures("without_sla")  # bounds and the outbox are the subject, not the SLA
 def test_comment_and_event_lists_are_bounded_too(api) -> None:
     ticket = create_ticket()
     for n in range(15):
@@ -280,6 +281,7 @@ def test_comment_and_event_lists_are_bounded_too(api) -> None:
         assert len(items) == expected and pages > 1
 
 
+@pytest.mark.usefixtures("without_sla")  # bounds and the outbox are the subject, not the SLA
 def test_events_of_the_largest_ticket_stay_small(api, database, event_bus) -> None:
     fields = {"value": {f"k{i}": "v" * 200 for i in range(60)}}  # ~14 KB
     ticket = create_ticket(category="configuration", description="d" * 20_000, fields=fields)
@@ -311,6 +313,7 @@ def _poison(database: Any, detail_bytes: int = 300_000) -> int:
     return int(row["id"])
 
 
+@pytest.mark.usefixtures("without_sla")  # bounds and the outbox are the subject, not the SLA
 def test_an_unpublishable_row_is_parked_and_the_others_are_published(api, database, event_bus) -> None:
     poison = _poison(database)
     tickets = [create_ticket(title=f"after the poison {n}") for n in range(3)]
@@ -330,6 +333,7 @@ def test_an_unpublishable_row_is_parked_and_the_others_are_published(api, databa
     assert outbox.relay(event_bus.publishers).parked == 1
 
 
+@pytest.mark.usefixtures("without_sla")  # bounds and the outbox are the subject, not the SLA
 def test_a_row_that_keeps_failing_never_holds_back_the_rows_behind_it(api, database, event_bus) -> None:
     first = create_ticket(title="refused every time")
     behind = [create_ticket(title=f"behind {n}") for n in range(3)]
@@ -357,6 +361,7 @@ def test_a_row_that_keeps_failing_never_holds_back_the_rows_behind_it(api, datab
 # ---- 4. what a tenant can infer about internal activity ------------------------------------------------
 
 
+@pytest.mark.usefixtures("without_sla")  # bounds and the outbox are the subject, not the SLA
 def test_tenants_see_public_events_numbered_without_gaps_and_without_hashes(api) -> None:
     ticket = create_ticket()
     for n in range(3):

@@ -336,7 +336,8 @@ def test_occurrences_reach_the_audit_trail_at_most_once_a_minute(intake_queue, d
         intake_queue.drain()
     (ticket,) = by_key("storm")
     assert ticket["occurrence_count"] == 31
-    assert [e["type"] for e in audit(ticket)] == ["ticket.created"]  # within the first minute: none yet
+    # within the first minute: no occurrence event yet (the SLA's follows the creation)
+    assert [e["type"] for e in audit(ticket)] == ["ticket.created", "sla.applied"]
     # A minute on, the sweeper reports them all in one event (with its one outbox row).
     with database.admin() as conn:
         conn.execute(
@@ -346,8 +347,8 @@ def test_occurrences_reach_the_audit_trail_at_most_once_a_minute(intake_queue, d
 
     assert sweep.handler({}, LambdaContext(function_name="intake_sweep")) == {"reported": 1}
     events = audit(ticket)
-    assert [e["type"] for e in events] == ["ticket.created", "ticket.occurrences_added"]
-    assert events[1]["changes"]["occurrence_count"] == {"old": 1, "new": 31}
+    assert [e["type"] for e in events] == ["ticket.created", "sla.applied", "ticket.occurrences_added"]
+    assert events[2]["changes"]["occurrence_count"] == {"old": 1, "new": 31}
     published = [e for e in intake_queue.bus.received() if e["detail-type"] == "Occurrences Added"]
     assert len(published) == 1
     assert sweep.handler({}, LambdaContext(function_name="intake_sweep")) == {"reported": 0}

@@ -107,7 +107,10 @@ def baseline(migrated_db):
 
 
 # Each change, and the expected file's lines it must take away (-) and add (+): exactly these.
-SEARCH_IDS = "ticket_search_ids(text,text[],text[],text,text[],text,text,text,uuid,integer,text)"
+SEARCH_IDS = (
+    "ticket_search_ids(text,text[],text[],text,text[],text,text,text,uuid,integer,text,text[],text,"
+    "timestamp with time zone)"
+)
 SCHEMA_CHANGES = [
     pytest.param(
         "DROP INDEX ticket_assignee_idx",

@@ -25,7 +25,7 @@ PROBLEM_REF = "#/components/schemas/Problem"
 WITHOUT_BODY = {"rotate_integration_key"}
 # Statuses POST /v2/enqueue answers in PagerDuty's shape, not as problems.
 PAGERDUTY_STATUSES = {"400": "PagerDutyError", "429": "PagerDutyError"}
-LIST_FILTERS = ("state", "priority", "kind", "category")
+LIST_FILTERS = ("state", "priority", "kind", "category", "sla_status")
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,17 @@ def test_links_name_operations_that_exist(doc):
 
 def test_list_filters_are_repeatable_arrays_and_other_query_parameters_are_not(doc):
     params = parameters(doc["paths"]["/tickets"]["get"], "query")
-    assert set(params) == {"q", *LIST_FILTERS, "tenant_id", "assignee", "tag", "dedup_key", "limit", "cursor"}
+    assert set(params) == {
+        "q",
+        *LIST_FILTERS,
+        "tenant_id",
+        "assignee",
+        "tag",
+        "dedup_key",
+        "sort",
+        "limit",
+        "cursor",
+    }
     for name, param in params.items():
         if name in LIST_FILTERS:
             assert (param["schema"]["type"], param["style"], param["explode"]) == ("array", "form", True)

@@ -6,9 +6,14 @@ import importlib
 import json
 from collections.abc import Sequence
 
+import pytest
+
 from local.events import LambdaContext, scheduled_event
 from shared import aws, outbox
 from tests.integration.conftest import ALICE, OPS, create_ticket
+
+# The outbox, the audit chain and bounds are the subject here, not the SLA (test_sla.py).
+pytestmark = pytest.mark.usefixtures("without_sla")
 
 
 def pending(database) -> int:

@@ -328,8 +328,10 @@ def test_a_tenants_new_ticket_is_routed_and_its_created_event_names_the_rule(dat
     assert ticket["tags"] == ["etl", "pipeline"]
     assert invoke("GET", f"/tickets/{ticket['key']}", caller=ALICE).body["sla_policy"] == "gold"
 
-    [created] = events_of(ticket, OPS)
+    created, applied = events_of(ticket, OPS)
     assert created["type"] == "ticket.created" and created["actor"] == "alice"
+    # No policy is called "gold": the SLA falls back to matching (the routed priority's policy).
+    assert applied["type"] == "sla.applied" and applied["changes"]["policy"] == "default-critical"
     assert created["changes"]["routing"] == {
         "old": None,
         "new": [{"id": rule["id"], "name": "acme pipelines"}],
@@ -337,12 +339,13 @@ def test_a_tenants_new_ticket_is_routed_and_its_created_event_names_the_rule(dat
     assert created["changes"]["queue"] == {"old": None, "new": "data"}
     assert created["changes"]["sla_policy"] == {"old": None, "new": "gold"}
     # The tenant sees the routed fields, not the platform's rules; its ticket event leaves without them too.
-    [seen_by_tenant] = events_of(ticket, ALICE)
+    seen_by_tenant = events_of(ticket, ALICE)[0]
     assert "routing" not in seen_by_tenant["changes"]
     assert seen_by_tenant["changes"]["queue"] == {"old": None, "new": "data"}
     with database.admin() as conn:
         detail = conn.execute(
-            "SELECT detail FROM outbox WHERE aggregate_id = %s", (ticket["id"],)
+            "SELECT detail FROM outbox WHERE aggregate_id = %s AND detail_type = 'Ticket Created'",
+            (ticket["id"],),
         ).fetchone()["detail"]
     assert "routing" not in detail["changes"] and detail["changes"]["queue"]["new"] == "data"
 

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.usefixtures("api")
 ACME = Principal(sub="alice", tenant="acme", roles=frozenset({Role.TENANT_USER}))
 GLOBEX = Principal(sub="greg", tenant="globex", roles=frozenset({Role.TENANT_USER}))
 PLATFORM = Principal(sub="olga", tenant=None, roles=frozenset({Role.PLATFORM_OPERATOR}))
-SIGNATURE = "ticket_search_ids(text, text[], text[], text, text[], text, text, text, uuid, integer, text)"
+SIGNATURE = (
+    "ticket_search_ids(text, text[], text[], text, text[], text, text, text, uuid, integer, text,"
+    " text[], text, timestamp with time zone)"
+)
 
 
 def search_ids(conn: psycopg.Connection[Any], **args: Any) -> list[UUID]:

@@ -349,19 +349,24 @@ class TestAuditTrail:
         )
         api("POST", f"/tickets/{ticket['id']}/comments", caller=ALICE, body={"body": "hello"})
         platform = api("GET", f"/tickets/{ticket['id']}/events", caller=OPS).body["items"]
+        # Each change's SLA effect follows it, by the same actor (the high policy applied, the
+        # critical one selected by the new priority, the first response met by the ack).
         assert [(e["seq"], e["type"], e["actor"]) for e in platform] == [
             (1, "ticket.created", "alice"),
-            (2, "ticket.updated", "olga"),
-            (3, "ticket.state_changed", "olga"),
-            (4, "comment.added", "olga"),
-            (5, "comment.added", "alice"),
+            (2, "sla.applied", "alice"),
+            (3, "ticket.updated", "olga"),
+            (4, "sla.retargeted", "olga"),
+            (5, "ticket.state_changed", "olga"),
+            (6, "sla.met", "olga"),
+            (7, "comment.added", "olga"),
+            (8, "comment.added", "alice"),
         ]
-        assert platform[1]["changes"] == {"priority": {"old": "high", "new": "critical"}}
-        assert platform[2]["changes"]["state"] == {"old": "new", "new": "ack"}
+        assert platform[2]["changes"] == {"priority": {"old": "high", "new": "critical"}}
+        assert platform[4]["changes"]["state"] == {"old": "new", "new": "ack"}
         assert all(e["at"] and len(e["hash"]) == 64 for e in platform)
         tenant = api("GET", f"/tickets/{ticket['id']}/events", caller=ALICE).body["items"]
         # The internal comment's event is hidden, and leaves no gap in the tenant's numbering.
-        assert [e["seq"] for e in tenant] == [1, 2, 3, 4]
+        assert [e["seq"] for e in tenant] == [1, 2, 3, 4, 5, 6, 7]
 
     def test_other_tenant_gets_404(self, api):
         ticket = create_ticket()
@@ -498,10 +503,12 @@ def test_the_stored_chain_verifies_and_detects_tampering(api, database):
         head = conn.execute(
             "SELECT audit_seq, audit_hash FROM ticket WHERE id = %s", (ticket["id"],)
         ).fetchone()
-    assert len(rows) == 4 and audit.verify_chain(rows) is None
-    assert (head["audit_seq"], head["audit_hash"]) == (4, rows[-1]["hash"])
-    rows[1]["changes"] = {"priority": {"old": "high", "new": "low"}}
-    assert audit.verify_chain(rows) == 2
+    # created, sla.applied, updated, sla.retargeted, comment, resolved, sla.met (both clocks)
+    assert len(rows) == 8 and audit.verify_chain(rows) is None
+    assert (head["audit_seq"], head["audit_hash"]) == (8, rows[-1]["hash"])
+    assert rows[2]["type"] == "ticket.updated"
+    rows[2]["changes"] = {"priority": {"old": "high", "new": "low"}}
+    assert audit.verify_chain(rows) == 3
 
 
 @pytest.mark.parametrize(

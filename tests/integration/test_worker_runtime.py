@@ -21,6 +21,9 @@ from shared.tickets import service
 from shared.tickets.models import TicketCreate
 from tests.conftest import Bus, Database
 
+# The outbox, the audit chain and bounds are the subject here, not the SLA (test_sla.py).
+pytestmark = pytest.mark.usefixtures("without_sla")
+
 SPEC = catalog.QueueWorker(
     function="test_worker",
     summary="Opens a ticket per message (tests only)",

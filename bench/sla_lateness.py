@@ -1,0 +1,179 @@
+"""SLA timer lateness on the local stack (issue 11 §6; target p99 <= 2 s, no missed and no double
+firings).
+
+Starts ``make run``'s stack (``python -m local.run``) against a fresh database on the benchmark
+server (``bench.common``), adds ten SLA policies (tenants ``bench-1`` ... ``bench-10``, a
+resolution target of 1 ... 10 minutes, no first-response target: one clock per ticket) and opens
+``--clocks`` tickets through ``POST /tickets`` (8 clients), spread over the ten tenants: their
+clocks come due over the next ten minutes, each with two steps (at risk at 80 %, breach). Along
+the way a fifth of them are changed over HTTP: a third of those paused (``wait_requester``) and
+resumed 20 s later, a third paused for good, a third resolved (met). When every step is due, the
+figures come from the database the stack wrote:
+
+- lateness: ``sla_firing.late_s`` (the worker's firing instant minus the step's exact due
+  instant) of every step the timer fired: p50, p99 and max;
+- missed: clocks whose next step is more than 5 s past due and unfired;
+- double: a (clock, step) fired more than once.
+
+    .venv/bin/python -m bench.sla_lateness [--clocks 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+from psycopg.rows import dict_row
+
+from bench import common
+from bench.enqueue_latency import local_stack, token
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "bench_sla_lateness"
+TENANTS = 10
+CLIENTS = 8
+
+
+def _policies(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for minutes in range(1, TENANTS + 1):
+            conn.execute(
+                "INSERT INTO sla_policy (id, position, name, match, resolution_minutes, calendar_id,"
+                " created_by, created_at, updated_by, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, '24x7', 'bench', now(), 'bench', now())",
+                (
+                    f"bench-{minutes}m",
+                    minutes,
+                    f"bench {minutes} minutes",
+                    json.dumps({"tenant_id": [f"bench-{minutes}"]}),
+                    minutes,
+                ),
+            )
+
+
+def _open(url: str, bearer: str, count: int) -> list[str]:
+    local = threading.local()
+
+    def one(i: int) -> str:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        answer = session.post(
+            f"{url}/tickets",
+            json={
+                "title": f"sla lateness probe {i}",
+                "category": "pipeline_failure",
+                "priority": "low",
+                "tenant_id": f"bench-{i % TENANTS + 1}",
+            },
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=60,
+        )
+        if answer.status_code != 201:
+            raise SystemExit(f"POST /tickets answered {answer.status_code}: {answer.text}")
+        ticket_id: str = answer.json()["id"]
+        return ticket_id
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def _move(url: str, bearer: str, ticket_id: str, to: str, **extra: str) -> None:
+    answer = requests.post(
+        f"{url}/tickets/{ticket_id}/transitions",
+        json={"to": to, **extra},
+        headers={"Authorization": f"Bearer {bearer}"},
+        timeout=60,
+    )
+    if answer.status_code != 200:
+        raise SystemExit(f"transition to {to} answered {answer.status_code}: {answer.text}")
+
+
+def _changes(url: str, bearer: str, chosen: list[str]) -> dict[str, int]:
+    """Pause-and-resume, pause, resolve: a third of ``chosen`` each, while the timers run."""
+    thirds = len(chosen) // 3
+    resumed, paused, resolved = chosen[:thirds], chosen[thirds : 2 * thirds], chosen[2 * thirds :]
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(lambda t: _move(url, bearer, t, "wait_requester"), resumed + paused))
+        list(pool.map(lambda t: _move(url, bearer, t, "resolved", resolution="bench"), resolved))
+        time.sleep(20)
+        list(pool.map(lambda t: _move(url, bearer, t, "in_progress"), resumed))
+    return {"paused_resumed": len(resumed), "paused": len(paused), "met": len(resolved)}
+
+
+def _figures(admin_url: str) -> dict[str, Any]:
+    with psycopg.connect(admin_url, autocommit=True, row_factory=dict_row) as conn:
+        late = [r["late_s"] for r in conn.execute("SELECT late_s FROM sla_firing WHERE fired_by = 'timer'")]
+        double = conn.execute(
+            "SELECT count(*) AS n FROM (SELECT clock_id, step FROM sla_firing GROUP BY 1, 2"
+            " HAVING count(*) > 1) AS d"
+        ).fetchone()
+        missed = conn.execute(
+            "SELECT count(*) AS n FROM sla_clock WHERE next_due_at < now() - interval '5 seconds'"
+        ).fetchone()
+        clocks = conn.execute("SELECT count(*) AS n FROM sla_clock").fetchone()
+        by_state = {
+            r["state"]: r["n"]
+            for r in conn.execute("SELECT state, count(*) AS n FROM sla_clock GROUP BY state ORDER BY state")
+        }
+    return {
+        "clocks": clocks["n"] if clocks else 0,
+        "states": by_state,
+        "fired": len(late),
+        "late": late,
+        "double": double["n"] if double else 0,
+        "missed": missed["n"] if missed else 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clocks", type=int, default=10_000)
+    parser.add_argument("--changed", type=float, default=0.2, help="share of tickets changed along the way")
+    args = parser.parse_args(argv)
+    common.configure_env()
+    load = common.machine_load()
+    print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    admin_url, _ = common.prepare_database(DATABASE, fresh=True)
+    _policies(admin_url)
+    workdir = ROOT / ".local" / "bench-sla"
+    workdir.mkdir(parents=True, exist_ok=True)
+    with local_stack(workdir, database_url=admin_url) as (url, env):
+        bearer = token(env, "olga", "platform_operator")
+        started = time.monotonic()
+        ids = _open(url, bearer, args.clocks)
+        opened_s = time.monotonic() - started
+        print(f"opened {len(ids)} tickets in {opened_s:.0f} s ({len(ids) / opened_s:.0f}/s)")
+        chosen = random.Random(20261202).sample(ids, int(len(ids) * args.changed))
+        changed = _changes(url, bearer, chosen)
+        print(f"changed along the way: {changed}")
+        # Every step is due by the last ticket's 10-minute breach (plus the 20 s pauses).
+        wait_until = started + opened_s + TENANTS * 60 + 20 + 15
+        while (left := wait_until - time.monotonic()) > 0:
+            time.sleep(min(left, 30))
+            print(f"  waiting for the last steps: {max(left - 30, 0):.0f} s left")
+        figures = _figures(admin_url)
+    late = figures["late"] or [0.0]
+    p50, p99 = common.percentile(late, 50), common.percentile(late, 99)
+    print(
+        f"clocks {figures['clocks']} by state {figures['states']};"
+        f" steps fired by the timer {figures['fired']}"
+    )
+    print(
+        f"lateness (fired at - due at): p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms,"
+        f" max {max(late) * 1000:.0f} ms; target p99 <= 2000 ms: {'met' if p99 <= 2 else 'MISSED'}"
+    )
+    print(f"missed firings: {figures['missed']} (target 0); double firings: {figures['double']} (target 0)")
+
+
+if __name__ == "__main__":
+    main()
