@@ -14,7 +14,7 @@ TTL ?= 3600
 # library still works with it, and the warning would bury test output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
-.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth fuzz bench bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-lateness clean
+.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth fuzz bench bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-lateness bench-sla-due clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,7 +65,7 @@ fuzz: $(STAMP)
 synth: $(STAMP)
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) app.py && echo "synthesised into cdk.out/"
 
-bench: bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-lateness
+bench: bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-due bench-sla-lateness
 
 bench-create: $(STAMP)
 	$(PY) -m bench.create_ticket
@@ -88,6 +88,10 @@ bench-enqueue: $(STAMP)
 # and double firings (issue 11 §6; about 13 minutes).
 bench-sla-lateness: $(STAMP)
 	$(PY) -m bench.sla_lateness
+
+# Due-date computations per second: a business calendar with holidays against 24x7 (issue 11 §6).
+bench-sla-due: $(STAMP)
+	$(PY) -m bench.sla_due_dates
 
 clean:
 	rm -rf cdk.out .build .local .pytest_cache .mypy_cache .ruff_cache
