@@ -73,6 +73,14 @@ RuleRef = Annotated[
     str,
     Path(description="The routing rule's id (a UUID). Anything else, or a deleted rule, is a 404."),
 ]
+SlaPolicyRef = Annotated[
+    str,
+    Path(description="The SLA policy's id (letters, digits and '_.:-'). Anything else is a 404."),
+]
+CalendarRef = Annotated[
+    str,
+    Path(description="The calendar's id (letters, digits and '_.:-'). Anything else is a 404."),
+]
 IdempotencyKey = Annotated[
     Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)] | SkipJsonSchema[None],
     Header(
@@ -88,6 +96,15 @@ IfMatch = Annotated[
         alias="If-Match",
         description='The ticket\'s version as its ETag ("3", or W/"3"), as a read returned it: the change'
         " is made only if the ticket is still at that version (412 otherwise, naming the current one)."
+        " * or no header: no check.",
+    ),
+]
+ConfigIfMatch = Annotated[
+    Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | SkipJsonSchema[None],
+    Header(
+        alias="If-Match",
+        description='The version as its ETag ("3", or W/"3"), as a read returned it: the policy or calendar'
+        " is replaced only if it is still at that version (412 otherwise, naming the current one)."
         " * or no header: no check.",
     ),
 ]
@@ -242,6 +259,17 @@ RULE_PROBLEMS: dict[int, str] = {
     " levels, more than 100 field tests or more than 16 KiB as JSON (errors locate each problem inside"
     " the condition); or an Idempotency-Key reused with another request.",
 }
+# The same statuses in the words of the SLA policies' and calendars' routes.
+SLA_CONFIG_PROBLEMS: dict[int, str] = {
+    404: "No such SLA policy or calendar.",
+    409: "An id or a position another policy holds, a calendar a policy still uses (or the default 24x7),"
+    " a concurrent change, or a request with the same Idempotency-Key in progress.",
+    412: "If-Match names another version than the current one (current_version says which).",
+    422: "The body does not fit the schema, or text with a NUL character or a lone surrogate; a target of"
+    " 0 or less, a policy without any target, an unknown calendar; an unknown time zone, overlapping,"
+    " empty or malformed working intervals, a date that does not exist, an unknown country or"
+    " subdivision (errors locate each problem); or an Idempotency-Key reused with another request.",
+}
 _PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
     405: {
@@ -260,6 +288,12 @@ RULE_ETAG: dict[str, Any] = {
     "ETag": {
         **ETAG["ETag"],
         "description": 'The routing rule\'s version as an entity tag ("3"), for If-Match.',
+    }
+}
+CONFIG_ETAG: dict[str, Any] = {
+    "ETag": {
+        **ETAG["ETag"],
+        "description": "The policy's or calendar's version as an entity tag (\"3\"), for If-Match.",
     }
 }
 LOCATION: dict[str, Any] = {
@@ -328,6 +362,7 @@ INTEGRATION_PROBLEMS: dict[int, str] = {
     409: "The integration is revoked: its key cannot be rotated (create a new integration).",
 }
 RULE = (404,)  # under /routing-rules/{rule_id}
+SLA_CONFIG = (404,)  # under /sla-policies/{policy_id} and /calendars/{calendar_id}
 # A ticket_id of "." is a dot segment: the URL a client sends is normalised to a sibling path, and
 # where that path has other methods the answer is 405 (POST /tickets/./comments is POST /tickets/comments).
 SIBLING_METHODS = (405,)

@@ -52,6 +52,12 @@ class SeqPosition(Position):
     seq: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 
 
+class KeyPosition(Position):
+    """A short text key (configuration named by its id, e.g. calendars)."""
+
+    key: Annotated[str, Field(min_length=1, max_length=64)]
+
+
 def query_fingerprint(params: dict[str, Any]) -> str:
     canonical = json.dumps(params, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

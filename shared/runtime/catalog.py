@@ -440,6 +440,78 @@ ROUTES: tuple[Route, ...] = (
         summary="Delete a routing rule",
         settings=_CONFIG,
     ),
+    # SLA policies and business calendars (platform roles read them, platform admins write them);
+    # each change is in the configuration log, in the same transaction.
+    Route(
+        method="GET",
+        path="/sla-policies",
+        function="list_sla_policies",
+        summary="The SLA policies, in order",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="POST",
+        path="/sla-policies",
+        function="create_sla_policy",
+        summary="Add an SLA policy",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="GET",
+        path="/sla-policies/{policy_id}",
+        function="get_sla_policy",
+        summary="Read one SLA policy",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="PUT",
+        path="/sla-policies/{policy_id}",
+        function="replace_sla_policy",
+        summary="Replace an SLA policy (If-Match on its version)",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="DELETE",
+        path="/sla-policies/{policy_id}",
+        function="delete_sla_policy",
+        summary="Delete an SLA policy",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="GET",
+        path="/calendars",
+        function="list_calendars",
+        summary="The business calendars",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="POST",
+        path="/calendars",
+        function="create_calendar",
+        summary="Add a business calendar",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="GET",
+        path="/calendars/{calendar_id}",
+        function="get_calendar",
+        summary="Read one calendar",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="PUT",
+        path="/calendars/{calendar_id}",
+        function="replace_calendar",
+        summary="Replace a calendar (If-Match on its version)",
+        settings=_CONFIG,
+    ),
+    Route(
+        method="DELETE",
+        path="/calendars/{calendar_id}",
+        function="delete_calendar",
+        summary="Delete a calendar",
+        settings=_CONFIG,
+    ),
 )
 
 OUTBOX_LAG_SECONDS = 300

@@ -99,7 +99,10 @@ class Clock:
         return calendar.add(self.running_since, left)
 
     def due_at(self, calendar: Calendar) -> datetime | None:
-        return self.instant_of(calendar, self.target_s)
+        """When the target passes; once it has, the instant it passed (the breach)."""
+        if self.running_since is None:
+            return None
+        return self.breached_at or self.instant_of(calendar, self.target_s)
 
     def at_risk_at(self, calendar: Calendar) -> datetime | None:
         return self.instant_of(calendar, self.at_risk_s)

@@ -99,22 +99,24 @@ class PolicyMatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Annotated[
-        list[Kind] | None, BeforeValidator(_any_or_list), AfterValidator(_unique), Field(min_length=1)
+        Annotated[list[Kind], Field(min_length=1)] | None,
+        BeforeValidator(_any_or_list),
+        AfterValidator(_unique),
     ] = None
     category: Annotated[
-        list[Category] | None,
+        Annotated[list[Category], Field(min_length=1, max_length=20)] | None,
         BeforeValidator(_any_or_list),
         AfterValidator(_unique),
-        Field(min_length=1, max_length=20),
     ] = None
     priority: Annotated[
-        list[Priority] | None, BeforeValidator(_any_or_list), AfterValidator(_unique), Field(min_length=1)
-    ] = None
-    tenant_id: Annotated[
-        list[TenantId] | None,
+        Annotated[list[Priority], Field(min_length=1)] | None,
         BeforeValidator(_any_or_list),
         AfterValidator(_unique),
-        Field(min_length=1, max_length=100),
+    ] = None
+    tenant_id: Annotated[
+        Annotated[list[TenantId], Field(min_length=1, max_length=100)] | None,
+        BeforeValidator(_any_or_list),
+        AfterValidator(_unique),
     ] = None
 
     def stored(self) -> dict[str, list[str]]:

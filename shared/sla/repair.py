@@ -109,7 +109,11 @@ def repair_ticket(
         return None
     cfg = config.current(uow, fresh_for_s=0)
     stored = repository.of_ticket(uow, row["id"], lock=True)
-    replayed = replay(row, history.trail(uow, row["id"]), cfg)
+    # As of now: a target the replayed clock has passed since its last change is a breach.
+    replayed = {
+        metric: clock.anchored(cfg.calendar(clock.calendar_id), now)
+        for metric, clock in replay(row, history.trail(uow, row["id"]), cfg).items()
+    }
     found = differences(stored, replayed, cfg, now)
     if not found or dry_run:
         return {"ticket": row["key"], "differences": found} if found else None

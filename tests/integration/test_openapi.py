@@ -57,12 +57,21 @@ def problem_statuses(route: Route) -> set[int]:
             statuses.add(422)
         if route.function != "test_routing_rules":  # the dry run writes nothing
             statuses.add(409)
-    by_id = any(part in route.path for part in ("{ticket_id}", "{integration_id}", "{rule_id}"))
+    by_id = any(
+        part in route.path
+        for part in ("{ticket_id}", "{integration_id}", "{rule_id}", "{policy_id}", "{calendar_id}")
+    )
     if by_id:
         statuses.add(404)
     if by_id and route.method != "GET":
         statuses.add(405)  # POST /tickets/./comments is POST /tickets/comments; DELETE /routing-rules/.
-    if route.function in ("update_ticket", "transition_ticket", "replace_routing_rule"):
+    if route.function in (
+        "update_ticket",
+        "transition_ticket",
+        "replace_routing_rule",
+        "replace_sla_policy",
+        "replace_calendar",
+    ):
         statuses.add(412)
     return statuses
 
@@ -201,6 +210,13 @@ def test_list_filters_are_repeatable_arrays_and_other_query_parameters_are_not(d
         ("replace_routing_rule", {"If-Match", "X-Correlation-Id"}),
         ("delete_routing_rule", {"X-Correlation-Id"}),
         ("test_routing_rules", set()),
+        ("create_sla_policy", {"Idempotency-Key", "X-Correlation-Id"}),
+        ("replace_sla_policy", {"If-Match", "X-Correlation-Id"}),
+        ("delete_sla_policy", {"X-Correlation-Id"}),
+        ("get_sla_policy", set()),
+        ("create_calendar", {"Idempotency-Key", "X-Correlation-Id"}),
+        ("replace_calendar", {"If-Match", "X-Correlation-Id"}),
+        ("delete_calendar", {"X-Correlation-Id"}),
     ],
 )
 def test_headers_are_declared_with_their_grammar(doc, function, headers):
