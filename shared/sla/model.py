@@ -49,6 +49,11 @@ Metric = Literal["first_response", "resolution"]
 PRIORITY_ORDER = ("low", "medium", "high", "critical")
 
 STEP_PATTERN = r"^(at_risk|breach)(\+[1-9][0-9]{0,5}[mh])?$"
+TIME_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}$"
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+TimeOfDay = Annotated[str, StringConstraints(pattern=TIME_PATTERN), Field(description="HH:MM, 00:00-24:00")]
+Interval = Annotated[list[TimeOfDay], Field(min_length=2, max_length=2, description="[start, end]")]
 NOTIFY_PATTERN = r"^(role|queue|user):[A-Za-z0-9_.@:/-]{1,128}$"
 
 EntityId = Annotated[
@@ -67,15 +72,16 @@ def _json_integer(value: Any) -> Any:
     return int(value)
 
 
+# Field before the validator: the constraints then reach the JSON schema (the OpenAPI document).
 Minutes = Annotated[
     int,
-    BeforeValidator(_json_integer),
     Field(gt=0, le=MAX_TARGET_MINUTES, description="Minutes of business time (> 0)."),
+    BeforeValidator(_json_integer),
 ]
 Position = Annotated[
     int,
-    BeforeValidator(_json_integer),
     Field(ge=1, le=MAX_POSITION, description="Policies are tried in ascending position; unique."),
+    BeforeValidator(_json_integer),
 ]
 
 
@@ -162,7 +168,7 @@ class CalendarHolidays(BaseModel):
     )
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] | None = None
     subdivision: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,5}$")] | None = None
-    years: list[Annotated[int, BeforeValidator(_json_integer), Field(ge=1970, le=2200)]] | None = Field(
+    years: list[Annotated[int, Field(ge=1970, le=2200), BeforeValidator(_json_integer)]] | None = Field(
         default=None,
         min_length=2,
         max_length=2,
@@ -179,10 +185,10 @@ class CalendarWrite(BaseModel):
         default=None, description="Chosen by the client on POST; generated if absent."
     )
     name: Name
-    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ZONE_PATTERN)] = Field(
         description="An IANA time zone, e.g. `Europe/Berlin`; the working hours are its wall time."
     )
-    weekly: dict[str, list[list[str]]] = Field(
+    weekly: dict[Weekday, Annotated[list[Interval], Field(max_length=24)]] = Field(
         description='Working intervals per weekday in local wall time, e.g. `{"monday": [["09:00",'
         ' "17:00"]]}`; a day left out is closed; `24:00` ends a day; an interval whose end is before its'
         " start crosses midnight (`22:00`-`02:00`)."
@@ -227,7 +233,7 @@ class SlaPolicyWrite(BaseModel):
     match: PolicyMatch = Field(default_factory=PolicyMatch)
     first_response_minutes: Minutes | None = None
     resolution_minutes: Minutes | None = None
-    at_risk_percent: Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=99)] = Field(
+    at_risk_percent: Annotated[int, Field(ge=1, le=99), BeforeValidator(_json_integer)] = Field(
         default=DEFAULT_AT_RISK_PERCENT, description="At risk once this share of a target has elapsed."
     )
     calendar_id: EntityId = Field(

@@ -301,7 +301,8 @@ def _holiday_dates(data: CalendarWrite, now: datetime) -> list[date]:
 def _calendar_values(data: CalendarWrite, now: datetime) -> dict[str, Any]:
     try:
         calendars.zone_of(data.time_zone)
-        weekly = calendars.format_weekly(calendars.parse_weekly(data.weekly))
+        hours = {str(day): intervals for day, intervals in data.weekly.items()}
+        weekly = calendars.format_weekly(calendars.parse_weekly(hours))
     except calendars.CalendarError as exc:
         raise _invalid(exc) from None
     return {

@@ -179,7 +179,7 @@ def test_a_calendar_with_a_countrys_holidays(sla_api: Any, database: Database) -
 def test_an_invalid_calendar_is_a_located_422(sla_api: Any, change: dict[str, Any], loc: list[Any]) -> None:
     refused = post("/calendars", {**CALENDAR, **change})
     assert_problem(refused, 422)
-    assert loc in [e["loc"] for e in refused.body["errors"]], refused.body
+    assert any(e["loc"][: len(loc)] == loc for e in refused.body["errors"]), refused.body
 
 
 @pytest.mark.parametrize(
