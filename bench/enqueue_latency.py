@@ -8,7 +8,7 @@ at a time, each with a new dedup key, and polls ``GET /tickets?dedup_key=<key>``
 ``--poll-ms`` until the ticket is there. The figure is the time from sending the request to the
 first poll that sees the ticket: the route (validate, rate-limit, outbox row, 202), the
 post-commit send to the intake queue, the worker's poll of its queue (the local stack polls every
-quarter second, as SQS long polling hands Lambda a message at once) and the worker's transaction.
+tenth of a second, as SQS long polling hands Lambda a message at once) and the worker's transaction.
 
     .venv/bin/python -m bench.enqueue_latency [--events 100] [--url http://127.0.0.1:8000]
 """

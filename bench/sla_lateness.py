@@ -4,11 +4,14 @@ firings).
 Starts ``make run``'s stack (``python -m local.run``) against a fresh database on the benchmark
 server (``bench.common``), adds ten SLA policies (tenants ``bench-1`` ... ``bench-10``, a
 resolution target of 1 ... 10 minutes, no first-response target: one clock per ticket) and opens
-``--clocks`` tickets through ``POST /tickets`` (8 clients), spread over the ten tenants: their
-clocks come due over the next ten minutes, each with two steps (at risk at 80 %, breach). Along
-the way a fifth of them are changed over HTTP: a third of those paused (``wait_requester``) and
-resumed 20 s later, a third paused for good, a third resolved (met). When every step is due, the
-figures come from the database the stack wrote:
+``--clocks`` tickets, spread over the ten tenants: their clocks come due over the next ten
+minutes, each with two steps (at risk at 80 %, breach). The tickets are opened by the ticket
+service in this process, on the stack's database, with their timer messages sent to the stack's
+SQS through its gateway (``aws --endpoint-url``), as the create_ticket Lambdas would in AWS: the
+local stack is one Python process, and 10,000 requests through its gateway would measure its GIL,
+not the timers. Along the way a fifth of them are changed over HTTP: a third of those paused
+(``wait_requester``) and resumed 20 s later, a third paused for good, a third resolved (met). When
+every step is due, the figures come from the database the stack wrote:
 
 - lateness: ``sla_firing.late_s`` (the worker's firing instant minus the step's exact due
   instant) of every step the timer fired: p50, p99 and max;
@@ -22,28 +25,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psycopg
 import requests
 from psycopg.rows import dict_row
 
 from bench import common
 from bench.enqueue_latency import local_stack, token
+from local.aws import worker_queue_name
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "bench_sla_lateness"
 TENANTS = 10
-CLIENTS = 8
+CLIENTS = 4
 
 
 def _policies(admin_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM sla_policy")  # this database's own: only the bench's policies
         for minutes in range(1, TENANTS + 1):
             conn.execute(
                 "INSERT INTO sla_policy (id, position, name, match, resolution_minutes, calendar_id,"
@@ -59,30 +65,49 @@ def _policies(admin_url: str) -> None:
             )
 
 
-def _open(url: str, bearer: str, count: int) -> list[str]:
-    local = threading.local()
+def _open(url: str, count: int) -> list[str]:
+    """``count`` tickets opened by the ticket service (the SLA engine listening), each transaction's
+    events published right after it commits: timers to the stack's timer queue, the rest to its bus."""
+    from shared import db, outbox
+    from shared.auth import Principal, Role
+    from shared.aws.publishers import EventBridgePublisher, SqsPublisher
+    from shared.runtime.catalog import SLA_TIMER, WORKERS
+    from shared.sla import engine
+    from shared.tickets import service
+    from shared.tickets.models import TicketCreate
+
+    # The gateway forwards SigV4-signed calls to the stack's moto (any credentials do locally).
+    os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")  # noqa: S106
+    worker = next(w for w in WORKERS if w.function == SLA_TIMER)
+    sqs = boto3.client("sqs", endpoint_url=url)
+    queue_url = sqs.get_queue_url(QueueName=worker_queue_name(worker))["QueueUrl"]
+    publishers = {
+        "bus": EventBridgePublisher("ticketing", "ticketing"),
+        "queue": SqsPublisher({SLA_TIMER: queue_url}),
+    }
+    service.on_change(engine.on_ticket_change)
+    olga = Principal(sub="olga", tenant=None, roles=frozenset({Role.PLATFORM_OPERATOR}))
 
     def one(i: int) -> str:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        answer = session.post(
-            f"{url}/tickets",
-            json={
+        data = TicketCreate.model_validate(
+            {
                 "title": f"sla lateness probe {i}",
                 "category": "pipeline_failure",
                 "priority": "low",
                 "tenant_id": f"bench-{i % TENANTS + 1}",
-            },
-            headers={"Authorization": f"Bearer {bearer}"},
-            timeout=60,
+            }
         )
-        if answer.status_code != 201:
-            raise SystemExit(f"POST /tickets answered {answer.status_code}: {answer.text}")
-        ticket_id: str = answer.json()["id"]
-        return ticket_id
+        outbox.take_committed()
+        with db.transaction(olga) as uow:
+            created = service.create(uow, olga, data, correlation_id=None)
+        outbox.publish_committed(outbox.take_committed(), publishers)
+        return str(created.id)
 
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        return list(pool.map(one, range(count)))
+    try:
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            return list(pool.map(one, range(count)))
+    finally:
+        db.close_all(every_thread=True)
 
 
 def _move(url: str, bearer: str, ticket_id: str, to: str, **extra: str) -> None:
@@ -150,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     with local_stack(workdir, database_url=admin_url) as (url, env):
         bearer = token(env, "olga", "platform_operator")
         started = time.monotonic()
-        ids = _open(url, bearer, args.clocks)
+        ids = _open(url, args.clocks)
         opened_s = time.monotonic() - started
         print(f"opened {len(ids)} tickets in {opened_s:.0f} s ({len(ids) / opened_s:.0f}/s)")
         chosen = random.Random(20261202).sample(ids, int(len(ids) * args.changed))

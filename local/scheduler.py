@@ -55,7 +55,7 @@ class Scheduler(threading.Thread):
         *,
         first_run_after_s: float = 5.0,
         tap_every_s: float = 2.0,
-        workers_every_s: float = 0.25,
+        workers_every_s: float = 0.1,
     ) -> None:
         super().__init__(name="local-scheduler", daemon=True)
         self.aws = aws
@@ -64,6 +64,7 @@ class Scheduler(threading.Thread):
         self._tap_every_s = tap_every_s
         self._workers_every_s = workers_every_s
         self._sqs: Any = None
+        self._arns: dict[str, str] = {}  # queue URL → ARN (for the records' eventSourceARN)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
@@ -113,18 +114,22 @@ class Scheduler(threading.Thread):
                     if now >= job.next_run:
                         self.run_scheduled(job.spec)
                         job.next_run = max(job.next_run + job.interval_s, time.monotonic())
+                busy = False
                 if self.aws is not None and now >= next_workers:
                     for worker in WORKERS:
                         # A full batch says more are waiting: take them now, as Lambda's pollers
                         # scale out with the backlog (bounded, so one queue cannot starve the rest).
                         for _ in range(MAX_BATCHES_PER_POLL):
-                            if self.poll_worker(worker) < worker.batch_size:
+                            handled = self.poll_worker(worker)
+                            busy = busy or handled > 0
+                            if handled < worker.batch_size:
                                 break
-                    next_workers = now + self._workers_every_s
+                    next_workers = now + (0.0 if busy else self._workers_every_s)
                 if self.aws is not None and now >= next_tap:
                     self.drain_tap()
                     next_tap = now + self._tap_every_s
-                self.stopping.wait(0.25)
+                if not busy:  # work waiting: go round again at once, as Lambda would
+                    self.stopping.wait(0.1)
         finally:
             try:
                 from shared.db import close_all
@@ -166,7 +171,12 @@ class Scheduler(threading.Thread):
             return 0
         if not messages:
             return 0
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self._arns.get(url)
+        if arn is None:
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            self._arns[url] = arn
         event = sqs_event_of(messages, queue_arn=arn)
         started = time.monotonic()
         try:
@@ -199,7 +209,9 @@ class Scheduler(threading.Thread):
             return
         sqs = self._client()
         try:
-            while True:
+            # Bounded: under a steady stream of events the tap never empties, and the workers and
+            # schedules of this same loop must still get their turn (the rest waits two seconds).
+            for _ in range(MAX_BATCHES_PER_POLL):
                 messages = sqs.receive_message(
                     QueueUrl=self.aws.tap_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
                 ).get("Messages", [])

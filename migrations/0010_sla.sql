@@ -128,6 +128,7 @@ CREATE TABLE sla_clock (
     next_due_at         timestamptz,
     generation          integer NOT NULL DEFAULT 1,
     enqueued_generation integer,
+    enqueued_at         timestamptz,                -- when that message was sent (the sweeper's resend)
     updated_at          timestamptz NOT NULL,
     UNIQUE (ticket_id, metric),
     CHECK ((next_step IS NULL) = (next_due_at IS NULL))

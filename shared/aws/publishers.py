@@ -40,8 +40,9 @@ class EventBridgePublisher:
 class SqsPublisher:
     """Sends ``queue:<worker>`` messages to that worker's queue; the body is the event's detail,
     with the event id and detail-type as message attributes (the worker dedupes on the id). A
-    message with ``deliver_at`` is delayed until then (rounded up to the second; SQS allows 15
-    minutes at most), counted when it is sent: the relay's late publish delays it less."""
+    message with ``deliver_at`` is delayed until then, counted when it is sent (the relay's late
+    publish delays it less). SQS delays by whole seconds, up to 15 minutes: the delay is rounded
+    up, so a timer is never early and at most a second late."""
 
     queue_urls: Mapping[str, str] = field(default_factory=dict)  # worker → queue URL
 
@@ -82,4 +83,4 @@ def _delay(deliver_at: datetime | None) -> dict[str, int]:
     if deliver_at is None:
         return {}
     seconds = math.ceil((deliver_at - datetime.now(UTC)).total_seconds())
-    return {"DelaySeconds": min(max(seconds, 0), MAX_DELAY_S)} if seconds > 0 else {}
+    return {"DelaySeconds": min(seconds, MAX_DELAY_S)} if seconds > 0 else {}

@@ -32,8 +32,6 @@ TIMER_WORKER = "sla_timer"
 # A step due within this is put on the timer queue with a delay (SQS's longest); later ones are
 # enqueued by the one-minute sweeper when they come within it.
 HORIZON = timedelta(minutes=15)
-# A message that arrives this much before its step is due goes back on the queue for the rest.
-EARLY_TOLERANCE = timedelta(milliseconds=200)
 # Internal to the platform: who is told, which escalation fired.
 INTERNAL_EVENTS = frozenset({"sla.escalated"})
 
@@ -230,8 +228,8 @@ def fire_due(
         return Fired("stale")
     if clock.next_step is None or clock.next_due_at is None:
         return Fired("nothing")
-    if clock.next_due_at > now + EARLY_TOLERANCE:
-        enqueue(uow, row, clock)  # SQS delivered early (or a redrive): wait for the rest
+    if clock.next_due_at > now:
+        enqueue(uow, row, clock)  # delivered before its step is due (a redrive): back for the rest
         return Fired("early")
     cfg = config.current(uow)
     calendar = cfg.calendar(clock.calendar_id)

@@ -29,11 +29,12 @@ UPSERT = """
 INSERT INTO sla_clock (id, ticket_id, metric, state, policy_id, policy_version, calendar_id, target_s,
                        at_risk_s, steps, elapsed, running_since, started_at, due_at, at_risk_at,
                        breached_at, met_at, canceled_at, fired, next_step, next_due_at, generation,
-                       enqueued_generation, updated_at)
+                       enqueued_generation, enqueued_at, updated_at)
 VALUES (%(id)s, %(ticket_id)s, %(metric)s, %(state)s, %(policy_id)s, %(policy_version)s, %(calendar_id)s,
         %(target_s)s, %(at_risk_s)s, %(steps)s, %(elapsed)s, %(running_since)s, %(started_at)s,
         %(due_at)s, %(at_risk_at)s, %(breached_at)s, %(met_at)s, %(canceled_at)s, %(fired)s,
-        %(next_step)s, %(next_due_at)s, %(generation)s, %(enqueued_generation)s, %(now)s)
+        %(next_step)s, %(next_due_at)s, %(generation)s, %(enqueued_generation)s,
+        CASE WHEN %(enqueued_generation)s::integer IS NULL THEN NULL ELSE %(now)s::timestamptz END, %(now)s)
 ON CONFLICT (ticket_id, metric) DO UPDATE SET
     state = excluded.state, policy_id = excluded.policy_id, policy_version = excluded.policy_version,
     calendar_id = excluded.calendar_id, target_s = excluded.target_s, at_risk_s = excluded.at_risk_s,
@@ -41,7 +42,10 @@ ON CONFLICT (ticket_id, metric) DO UPDATE SET
     due_at = excluded.due_at, at_risk_at = excluded.at_risk_at, breached_at = excluded.breached_at,
     met_at = excluded.met_at, canceled_at = excluded.canceled_at, fired = excluded.fired,
     next_step = excluded.next_step, next_due_at = excluded.next_due_at, generation = excluded.generation,
-    enqueued_generation = excluded.enqueued_generation, updated_at = excluded.updated_at
+    enqueued_generation = excluded.enqueued_generation,
+    enqueued_at = CASE WHEN excluded.enqueued_generation IS DISTINCT FROM sla_clock.enqueued_generation
+                       THEN excluded.enqueued_at ELSE sla_clock.enqueued_at END,
+    updated_at = excluded.updated_at
 """
 
 CLAIM_FIRING = """
@@ -53,18 +57,20 @@ RETURNING clock_id
 """
 
 # The sweeper: clocks whose next step comes within the horizon and has no message on its way for
-# this generation; and steps overdue past the grace, whatever was sent (a message lost or
-# dead-lettered): sent again, the worker fires them once.
+# this generation; and steps overdue past the grace whose message went out long enough ago that it
+# should have been handled (lost, or dead-lettered): sent again, the worker fires them once. A
+# worker that is merely behind is not sent the same steps again every minute.
 TO_ENQUEUE = f"""
 SELECT {_COLUMNS} FROM sla_clock
 WHERE next_due_at <= %(horizon)s
-  AND (enqueued_generation IS DISTINCT FROM generation OR next_due_at <= %(overdue_before)s)
+  AND (enqueued_generation IS DISTINCT FROM generation
+       OR (next_due_at <= %(overdue_before)s AND enqueued_at <= %(resend_before)s))
 ORDER BY next_due_at
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
 """
 MARK_ENQUEUED = """
-UPDATE sla_clock SET enqueued_generation = generation
+UPDATE sla_clock SET enqueued_generation = generation, enqueued_at = %(now)s
 WHERE id = ANY(%(ids)s)
 """
 OVERDUE = """
@@ -185,16 +191,20 @@ def claim_firing(
 
 
 def to_enqueue(
-    uow: UnitOfWork, *, horizon: datetime, overdue_before: datetime, limit: int
+    uow: UnitOfWork, *, horizon: datetime, overdue_before: datetime, resend_before: datetime, limit: int
 ) -> list[dict[str, Any]]:
-    return uow.execute(
-        TO_ENQUEUE, {"horizon": horizon, "overdue_before": overdue_before, "limit": limit}
-    ).fetchall()
+    params = {
+        "horizon": horizon,
+        "overdue_before": overdue_before,
+        "resend_before": resend_before,
+        "limit": limit,
+    }
+    return uow.execute(TO_ENQUEUE, params).fetchall()
 
 
-def mark_enqueued(uow: UnitOfWork, ids: list[UUID]) -> None:
+def mark_enqueued(uow: UnitOfWork, ids: list[UUID], *, now: datetime) -> None:
     if ids:
-        uow.execute(MARK_ENQUEUED, {"ids": ids})
+        uow.execute(MARK_ENQUEUED, {"ids": ids, "now": now})
 
 
 def overdue(uow: UnitOfWork, *, now: datetime, overdue_before: datetime) -> tuple[int, float]:

@@ -16,6 +16,8 @@ from shared.sla.engine import HORIZON, enqueue
 # A step this long past due and unfired is overdue: counted (the SlaTimerOverdue alarm) and sent
 # again by the sweeper.
 GRACE = timedelta(minutes=2)
+# A message sent this long ago for a step still unfired is taken as lost, and sent again.
+RESEND_AFTER = timedelta(minutes=5)
 SWEEP_LIMIT = 5000
 
 
@@ -29,10 +31,16 @@ class SweepResult:
 def sweep(uow: UnitOfWork, *, now: datetime, limit: int = SWEEP_LIMIT) -> SweepResult:
     overdue_before = now - GRACE
     overdue, oldest = repository.overdue(uow, now=now, overdue_before=overdue_before)
-    rows = repository.to_enqueue(uow, horizon=now + HORIZON, overdue_before=overdue_before, limit=limit)
+    rows = repository.to_enqueue(
+        uow,
+        horizon=now + HORIZON,
+        overdue_before=overdue_before,
+        resend_before=now - RESEND_AFTER,
+        limit=limit,
+    )
     for row in rows:
         enqueue(uow, {"id": row["ticket_id"], "tenant_id": None}, repository.clock_of(row))
-    repository.mark_enqueued(uow, [row["id"] for row in rows])
+    repository.mark_enqueued(uow, [row["id"] for row in rows], now=now)
     return SweepResult(enqueued=len(rows), overdue=overdue, oldest_overdue_s=oldest if overdue else 0.0)
 
 

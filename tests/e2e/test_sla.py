@@ -65,7 +65,7 @@ def test_a_one_minute_first_response_target_breaches_on_time(stack: Stack, call:
     assert "sla.at_risk" in types and "sla.breached" in types and "sla.escalated" in types, types
     breached = next(e for e in trail if e["type"] == "sla.breached")
     at_risk = next(e for e in trail if e["type"] == "sla.at_risk")
-    # On time: the local stack honours the queue's delay and polls its worker every quarter second.
+    # On time: the local stack honours the queue's delay and polls its worker every tenth of a second.
     assert breached["changes"]["late_s"] <= 2.5 and at_risk["changes"]["late_s"] <= 2.5, breached
     assert datetime.fromisoformat(breached["changes"]["breached_at"]) == due
     read: dict[str, Any] = call("GET", f"/tickets/{ticket['id']}", token=olga).json()
