@@ -1,4 +1,5 @@
-"""The local stack's AWS: moto's server on a loopback port, with the bus and queues the stack uses.
+"""The local stack's AWS: moto's server on a loopback port, in a process of its own
+(``local/moto_server.py``), with the bus and queues the stack uses.
 
 Every boto3 client in the process (``shared.aws``) reaches it through ``AWS_ENDPOINT_URL``.
 Besides the ticket bus, a "tap" queue receives every event the service publishes (a rule on the
@@ -11,12 +12,12 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from moto.server import ThreadedMotoServer
 
 from shared.runtime import catalog
 from shared.runtime.catalog import WORKERS, QueueWorker
@@ -46,7 +47,7 @@ def worker_queue_env(worker: QueueWorker) -> str:
 @dataclass
 class LocalAws:
     endpoint: str
-    server: ThreadedMotoServer
+    server: MotoProcess
     bus_name: str
     tap_queue_url: str = ""
     worker_queue_urls: dict[str, str] = field(default_factory=dict)
@@ -71,64 +72,42 @@ def _route_bus_to_queue(
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
 
 
-# moto counts a queue's messages (a scan of every message) for each of these attributes whenever
-# any attribute is read, and it reads one on every SendMessage: with the SLA timer queue holding
-# thousands of delayed messages, each send cost a scan of all of them (10,000 timers took minutes
-# to enqueue). Locally the counts are remembered for a quarter of a second; SQS calls them
-# approximate too.
-_COUNTS = (
-    "approximate_number_of_messages",
-    "approximate_number_of_messages_delayed",
-    "approximate_number_of_messages_not_visible",
-)
-COUNTS_FRESH_FOR_S = 0.25
+class MotoProcess:
+    """moto's server in a child process (``local/moto_server.py``), on a loopback port."""
 
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local.moto_server", "--port", str(port)],
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto's server exited at start (code {self.process.returncode})")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto's server did not listen on port {port} within 60 s") from None
+                time.sleep(0.05)
 
-def _remembered(name: str, compute: Any) -> property:
-    def getter(queue: Any) -> int:
-        kept: dict[str, tuple[float, int]] = queue.__dict__.setdefault("_local_counts", {})
-        now = time.monotonic()
-        hit = kept.get(name)
-        if hit is not None and now - hit[0] < COUNTS_FRESH_FOR_S:
-            return hit[1]
-        value = int(compute(queue))
-        kept[name] = (now, value)
-        return value
-
-    return property(getter)
-
-
-def _faster_moto_sqs() -> None:
-    """moto's SQS, with the two costs that grow with a queue's size cut: counts remembered (above),
-    and "now" read from the clock directly (moto builds two datetimes to get a number for every
-    message it checks for visibility or delay on each receive)."""
-    from moto.sqs import models
-    from moto.sqs.models import Queue
-
-    if not getattr(models.unix_time_millis, "_local", False):
-        converted = models.unix_time_millis
-
-        def unix_time_millis(dt: Any = None) -> float:
-            return time.time() * 1000.0 if dt is None else float(converted(dt))
-
-        unix_time_millis._local = True  # type: ignore[attr-defined]
-        models.unix_time_millis = unix_time_millis
-
-    for name in _COUNTS:
-        current = getattr(Queue, name)
-        if not getattr(current, "_local", False):
-            remembered = _remembered(name, current.fget)
-            remembered.fget._local = True  # type: ignore[union-attr]
-            setattr(Queue, name, remembered)
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def start(*, bus_name: str, event_source: str) -> LocalAws:
     """Start moto, point this process's AWS config at it, create the bus, tap and worker queues."""
-    _faster_moto_sqs()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = MotoProcess(port)
     endpoint = f"http://127.0.0.1:{port}"
     os.environ.update(
         AWS_ENDPOINT_URL=endpoint,
