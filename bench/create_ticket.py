@@ -2,8 +2,9 @@
 
 Both paths run on the one connection the handler uses (``shared.db.connection()``), as the
 application role, with the same transaction-local scope (``set_config``), one transaction per
-ticket. The raw path writes what ``tickets.create`` writes: the ticket row, its first
-hash-chained ``ticket_event`` row and its ``outbox`` row, one statement per round trip (and, for
+ticket. The raw path writes what ``tickets.create`` writes: the ticket row (with its SLA summary),
+its hash-chained ``ticket_event`` rows (created, and since issue 11 the SLA applied) with an
+``outbox`` row each, and the two SLA clocks, one statement per round trip (and, for
 reference, pipelined: two round trips, as the handler's transaction). The handler path is the
 whole Lambda: API Gateway event → powertools (logger context, routing, pydantic validation) →
 transaction → response; then the work deferred until after the response (the post-commit
@@ -34,7 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -51,23 +52,60 @@ INSERT_TICKET = """
 INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
                     first_seen_at, last_seen_at, created_at, updated_at, public_updated_at, audit_seq,
-                    audit_hash, audit_public_seq)
+                    audit_hash, audit_public_seq, sla, sla_status, sla_due_at)
 VALUES (%(id)s, %(tenant_id)s, 'tenant', %(kind)s, %(category)s, %(priority)s, 'new', %(title)s,
         %(description)s, %(requester)s, NULL, NULL, %(tags)s, %(fields)s, '{}', 'api', %(correlation_id)s,
-        %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s, 1)
+        %(now)s, %(now)s, %(now)s, %(now)s, %(now)s, 2, %(audit_hash)s, 2, %(sla)s, 'on_track',
+        %(sla_due_at)s)
 RETURNING key_num
 """
 INSERT_EVENT = """
 INSERT INTO ticket_event
     (ticket_id, seq, type, actor, at, changes, visibility, correlation_id, prev_hash, hash, public_seq)
-VALUES (%(ticket_id)s, 1, 'ticket.created', %(actor)s, %(at)s, %(changes)s, 'public', %(correlation_id)s,
-        %(prev_hash)s, %(hash)s, 1)
+VALUES (%(ticket_id)s, %(seq)s, %(type)s, %(actor)s, %(at)s, %(changes)s, 'public', %(correlation_id)s,
+        %(prev_hash)s, %(hash)s, %(seq)s)
 """
 INSERT_OUTBOX = """
 INSERT INTO outbox (event_id, detail_type, tenant_id, aggregate_type, aggregate_id, visibility, destination,
                     detail)
-VALUES (%(event_id)s, 'Ticket Created', %(tenant_id)s, 'ticket', %(ticket_id)s, 'public', 'bus', %(detail)s)
+VALUES (%(event_id)s, %(detail_type)s, %(tenant_id)s, 'ticket', %(ticket_id)s, 'public', 'bus', %(detail)s)
 """
+# The SLA engine's part (since issue 11): a clock per metric of the matching policy (default-high:
+# first response 2 h, resolution 24 h, on 24x7), written in the create's transaction.
+INSERT_CLOCKS = """
+INSERT INTO sla_clock (id, ticket_id, metric, state, policy_id, policy_version, calendar_id, target_s,
+                       at_risk_s, steps, elapsed, running_since, started_at, due_at, at_risk_at, fired,
+                       next_step, next_due_at, generation, updated_at)
+VALUES (%(fr_id)s, %(ticket_id)s, 'first_response', 'running', 'default-high', 1, '24x7', 7200, 5760,
+        %(fr_steps)s, '0', %(now)s, %(now)s, %(fr_due)s, %(fr_risk)s, '{}', 'at_risk', %(fr_risk)s, 2,
+        %(now)s),
+       (%(res_id)s, %(ticket_id)s, 'resolution', 'running', 'default-high', 1, '24x7', 86400, 69120,
+        %(res_steps)s, '0', %(now)s, %(now)s, %(res_due)s, %(res_risk)s, '{}', 'at_risk', %(res_risk)s, 2,
+        %(now)s)
+"""
+
+
+def _steps(target_s: int, at_risk_s: int) -> list[dict[str, Any]]:
+    return [
+        {"at_s": at_risk_s, "name": "at_risk", "escalations": [0]},
+        {"at_s": target_s, "name": "breach", "escalations": [1]},
+    ]
+
+
+def _sla_clock(target_s: int, at_risk_s: int, at: datetime) -> dict[str, Any]:
+    return {
+        "state": "running",
+        "due_at": (at + timedelta(seconds=target_s)).isoformat(),
+        "met_at": None,
+        "paused": False,
+        "target_s": target_s,
+        "policy_id": "default-high",
+        "at_risk_at": (at + timedelta(seconds=at_risk_s)).isoformat(),
+        "breached_at": None,
+        "remaining_s": target_s,
+    }
+
+
 SET_SCOPE = (
     "SELECT set_config('app.tenant_id', %s, true), set_config('app.is_platform', %s, true),"
     " set_config('app.principal', %s, true), set_config('app.system', %s, true)"
@@ -121,7 +159,7 @@ def run_handler(events: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def run_raw(start: int, n: int, *, pipelined: bool = False) -> float:
-    """Write the same three rows per ticket with plain SQL, one statement per round trip (or, with
+    """Write the same rows per ticket with plain SQL, one statement per round trip (or, with
     ``pipelined``, in two round trips, as the handler's transaction does: the ticket's key comes
     back from the first insert and goes into the event); return the seconds."""
     from shared import audit, db
@@ -161,6 +199,26 @@ def run_raw(start: int, n: int, *, pipelined: bool = False) -> float:
             changes=changes,
             correlation_id=correlation_id,
         )
+        clocks = {
+            "first_response": _sla_clock(7200, 5760, at),
+            "resolution": _sla_clock(86400, 69120, at),
+        }
+        sla_changes = {
+            "policy": "default-high",
+            "calendar": "24x7",
+            "chosen_by": "match",
+            **{m: {"due_at": c["due_at"], "target_s": c["target_s"]} for m, c in clocks.items()},
+        }
+        applied = audit.next_event(
+            ticket_id=ticket_id,
+            prev_seq=1,
+            prev_hash=event.hash,
+            type="sla.applied",
+            actor=SUB,
+            at=at,
+            changes=sla_changes,
+            correlation_id=correlation_id,
+        )
         with conn.pipeline() if pipelined else nullcontext(), conn.transaction():
             conn.execute(SET_SCOPE, scope)
             row = conn.execute(
@@ -171,23 +229,27 @@ def run_raw(start: int, n: int, *, pipelined: bool = False) -> float:
                     "id": ticket_id,
                     "correlation_id": correlation_id,
                     "now": at,
-                    "audit_hash": event.hash,
+                    "audit_hash": applied.hash,
+                    "sla": Jsonb({"policy_id": "default-high", **clocks}),
+                    "sla_due_at": at + timedelta(seconds=7200),
                 },
             ).fetchone()
             assert row is not None
             conn.execute(
-                INSERT_EVENT,
+                INSERT_CLOCKS,
                 {
                     "ticket_id": ticket_id,
-                    "actor": SUB,
-                    "at": at,
-                    "changes": Jsonb(changes),
-                    "correlation_id": correlation_id,
-                    "prev_hash": event.prev_hash,
-                    "hash": event.hash,
+                    "now": at,
+                    "fr_id": uuid7(),
+                    "fr_steps": Jsonb(_steps(7200, 5760)),
+                    "fr_due": at + timedelta(seconds=7200),
+                    "fr_risk": at + timedelta(seconds=5760),
+                    "res_id": uuid7(),
+                    "res_steps": Jsonb(_steps(86400, 69120)),
+                    "res_due": at + timedelta(seconds=86400),
+                    "res_risk": at + timedelta(seconds=69120),
                 },
             )
-            event_id = uuid7()
             summary = {
                 "id": str(ticket_id),
                 "key": f"TCK-{row['key_num']}",
@@ -199,30 +261,50 @@ def run_raw(start: int, n: int, *, pipelined: bool = False) -> float:
                     k: values[k] for k in ("tenant_id", "visibility", "kind", "category", "priority", "title")
                 },
             }
-            detail = {
-                "event_id": str(event_id),
-                "type": "ticket.created",
-                "ticket_id": str(ticket_id),
-                "ticket_key": summary["key"],
-                "tenant_id": TENANT,
-                "visibility": "tenant",
-                "ticket": summary,
-                "seq": 1,
-                "actor": SUB,
-                "at": at.isoformat(),
-                "changes": changes,
-                "event_visibility": "public",
-                "correlation_id": correlation_id,
-            }
-            conn.execute(
-                INSERT_OUTBOX,
-                {
-                    "event_id": event_id,
-                    "tenant_id": TENANT,
+            for seq, written, detail_type, what in (
+                (1, event, "Ticket Created", changes),
+                (2, applied, "SLA Applied", sla_changes),
+            ):
+                conn.execute(
+                    INSERT_EVENT,
+                    {
+                        "ticket_id": ticket_id,
+                        "seq": seq,
+                        "type": written.type,
+                        "actor": SUB,
+                        "at": at,
+                        "changes": Jsonb(what),
+                        "correlation_id": correlation_id,
+                        "prev_hash": written.prev_hash,
+                        "hash": written.hash,
+                    },
+                )
+                event_id = uuid7()
+                detail = {
+                    "event_id": str(event_id),
+                    "type": written.type,
                     "ticket_id": str(ticket_id),
-                    "detail": Jsonb(detail),
-                },
-            )
+                    "ticket_key": summary["key"],
+                    "tenant_id": TENANT,
+                    "visibility": "tenant",
+                    "ticket": summary,
+                    "seq": seq,
+                    "actor": SUB,
+                    "at": at.isoformat(),
+                    "changes": what,
+                    "event_visibility": "public",
+                    "correlation_id": correlation_id,
+                }
+                conn.execute(
+                    INSERT_OUTBOX,
+                    {
+                        "event_id": event_id,
+                        "detail_type": detail_type,
+                        "tenant_id": TENANT,
+                        "ticket_id": str(ticket_id),
+                        "detail": Jsonb(detail),
+                    },
+                )
     elapsed = time.perf_counter() - started
     relay_catch_up()
     return elapsed
@@ -245,6 +327,7 @@ def offline_event_bus(where: str = "server") -> Iterator[None]:
     """
     from shared import aws
     from shared.runtime import entrypoints
+    from shared.runtime.catalog import SLA_TIMER, queue_env
 
     os.environ["EVENT_BUS_NAME"] = BUS
     entrypoints.reset()
@@ -257,6 +340,10 @@ def offline_event_bus(where: str = "server") -> Iterator[None]:
             stack.enter_context(moto_server_process())
         aws.reset_clients()
         aws.client("events").create_event_bus(Name=BUS)
+        # The SLA timer queue the create path sends to when a new ticket's first step is due within
+        # 15 minutes (this benchmark's policy, high: 2 hours, never does).
+        queue = aws.client("sqs").create_queue(QueueName="ticketing-bench-sla-timer")["QueueUrl"]
+        os.environ[queue_env(SLA_TIMER)] = queue
         yield
     aws.reset_clients()
 
