@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -66,6 +67,27 @@ class FunctionContext:
     log_level: str = "INFO"
 
 
+class InlinePolicyRole(iam.Role):
+    """A role whose grants all go into its own inline policy.
+
+    An ``iam.Role`` puts what is granted to it after it is made into a separate
+    ``AWS::IAM::Policy`` resource: one more resource per function, in a stack that CloudFormation
+    caps at 500 resources (the webhook routes took it past). An inline policy has the same size
+    limit (a role's inline policies together, 10,240 characters) and the same effect; the
+    function and anything else that must wait for the grants depend on the role itself.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, document: iam.PolicyDocument, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, inline_policies={"function": document}, **kwargs)
+        self._document = document
+
+    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        self._document.add_statements(statement)
+        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self)
+
+
 class TicketingFunction(Construct):
     """A Lambda built from ``functions/<name>/`` with the project's defaults."""
 
@@ -90,21 +112,19 @@ class TicketingFunction(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
         )
-        self.role = iam.Role(
+        self.role = InlinePolicyRole(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Ticketing {name}: least privilege for this function only",
-            inline_policies={
-                "logs": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.log_group_arn],
-                        )
-                    ]
-                )
-            },
+            document=iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[self.log_group.log_group_arn],
+                    )
+                ]
+            ),
         )
         env: dict[str, str] = {
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,

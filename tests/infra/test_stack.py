@@ -216,12 +216,12 @@ def test_only_publishers_may_put_events(resources: Resources) -> None:
     entries: tuple[FunctionSpec, ...] = (*ROUTES, *SCHEDULED, *WORKERS, *OPERATORS)
     publishers = {e.function for e in entries if e.settings.declared(EventBus)}
     roles_with_put: set[str] = set()
-    for policy in of_type(resources, "AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+    for role_id in of_type(resources, "AWS::IAM::Role"):
+        for statement in role_statements(resources, role_id):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if "events:PutEvents" in actions:
                 assert ref_id(statement["Resource"]) in of_type(resources, "AWS::Events::EventBus")
-                roles_with_put.update(ref_id(r) for r in policy["Properties"]["Roles"])
+                roles_with_put.add(role_id)
     functions = functions_by_name(resources)
     expected = {ref_id(functions[name]["Properties"]["Role"]) for name in publishers}
     assert roles_with_put == expected

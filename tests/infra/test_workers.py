@@ -194,12 +194,7 @@ def test_worker_stack_is_still_nag_clean(worker_synth: Synth) -> None:
 
 
 def statements_of(res: Resources, role_id: str) -> list[dict[str, Any]]:
-    return [
-        statement
-        for policy in of_type(res, "AWS::IAM::Policy").values()
-        if any(ref_id(r) == role_id for r in policy["Properties"]["Roles"])
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
+    return role_statements(res, role_id)
 
 
 def actions(statement: dict[str, Any]) -> list[str]:
