@@ -164,6 +164,11 @@ def _intake_config(resource: catalog.Resource, fn: TicketingFunction, ctx: Resou
     )
 
 
+def _webhook_config(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceContext) -> None:
+    # Configuration only: in AWS a webhook URL is https, and no loopback host is allowed.
+    _env(fn, WEBHOOK_REQUIRE_HTTPS="true", WEBHOOK_ALLOW_LOOPBACK="")
+
+
 def _env(fn: TicketingFunction, **variables: str) -> None:
     for name, value in variables.items():
         fn.function.add_environment(name, value)
@@ -190,4 +195,5 @@ _BINDERS: dict[
     catalog.Secret: _secret,
     catalog.DeadLetterQueues: _dead_letters,
     catalog.IntakeConfig: _intake_config,
+    catalog.WebhookConfig: _webhook_config,
 }

@@ -205,4 +205,7 @@ def declared_env(aws: LocalAws) -> dict[str, str]:
     context = cdk_context()
     env["INTAKE_ACCOUNT_TENANTS"] = json.dumps(context.get("accountTenants") or {})
     env["INTAKE_REOPEN_WINDOW_MINUTES"] = str(context.get("intakeReopenWindowMinutes", 10))
+    # Webhooks may go to receivers on this machine (plain http on loopback); in AWS never.
+    env["WEBHOOK_REQUIRE_HTTPS"] = os.environ.get("WEBHOOK_REQUIRE_HTTPS", "false")
+    env["WEBHOOK_ALLOW_LOOPBACK"] = os.environ.get("WEBHOOK_ALLOW_LOOPBACK", "127.0.0.1,localhost,::1")
     return env

@@ -105,6 +105,14 @@ class IntakeConfigSettings(EnvSettings):
         return data
 
 
+class WebhookSettings(EnvSettings):
+    """How webhook URLs are vetted: https required (always in AWS), and the loopback hosts or
+    addresses that may be delivered to, comma-separated (none in AWS; the local stack's own)."""
+
+    webhook_require_https: bool = True
+    webhook_allow_loopback: str = ""
+
+
 class EmailSettings(EnvSettings):
     ses_from_address: str = Field(min_length=3)
     ses_identity_arn: str = Field(min_length=1)

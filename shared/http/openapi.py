@@ -81,6 +81,13 @@ CalendarRef = Annotated[
     str,
     Path(description="The calendar's id (letters, digits and '_.:-'). Anything else is a 404."),
 ]
+WebhookId = Annotated[
+    str,
+    Path(
+        description="The webhook endpoint's id (a UUID). Anything else, or another tenant's endpoint,"
+        " is a 404."
+    ),
+]
 IdempotencyKey = Annotated[
     Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)] | SkipJsonSchema[None],
     Header(
@@ -117,6 +124,15 @@ RuleIfMatch = Annotated[
         " * or no header: no check.",
     ),
 ]
+WebhookIfMatch = Annotated[
+    Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | SkipJsonSchema[None],
+    Header(
+        alias="If-Match",
+        description='The endpoint\'s version as its ETag ("3", or W/"3"), as a read returned it: the change'
+        " is made only if the endpoint is still at that version (412 otherwise, naming the current one)."
+        " * or no header: no check.",
+    ),
+]
 CorrelationId = Annotated[
     str | SkipJsonSchema[None],
     Header(
@@ -150,6 +166,14 @@ TagQuery = Annotated[Tag | SkipJsonSchema[None], Query(description="Tickets carr
 IntegrationTenantQuery = Annotated[
     TenantId | SkipJsonSchema[None],
     Query(description="One tenant's integrations (platform roles; a tenant admin may name only its own)."),
+]
+WebhookTenantQuery = Annotated[
+    TenantId | SkipJsonSchema[None],
+    Query(description="One tenant's endpoints (platform roles; a tenant admin may name only its own)."),
+]
+WebhookStateQuery = Annotated[
+    Literal["enabled", "paused", "quarantined", "disabled"] | SkipJsonSchema[None],
+    Query(description="Only the endpoints in this state."),
 ]
 IntegrationStatusQuery = Annotated[
     Literal["active", "revoked"] | SkipJsonSchema[None],
@@ -290,6 +314,12 @@ RULE_ETAG: dict[str, Any] = {
         "description": 'The routing rule\'s version as an entity tag ("3"), for If-Match.',
     }
 }
+WEBHOOK_ETAG: dict[str, Any] = {
+    "ETag": {
+        **ETAG["ETag"],
+        "description": 'The webhook endpoint\'s version as an entity tag ("3"), for If-Match.',
+    }
+}
 CONFIG_ETAG: dict[str, Any] = {
     "ETag": {
         **ETAG["ETag"],
@@ -360,6 +390,20 @@ INTEGRATION_PROBLEMS: dict[int, str] = {
     404: "No such integration, or one the caller may not see (another tenant's is a 404, never a 403).",
     405: "The method is not allowed on this path; Allow lists the methods that are.",
     409: "The integration is revoked: its key cannot be rotated (create a new integration).",
+}
+WEBHOOK = (404,)  # under /webhooks/{webhook_id}
+WEBHOOK_PROBLEMS: dict[int, str] = {
+    403: "The caller's roles may not do this: webhook endpoints are read by platform admins and operators"
+    " and tenant admins (their tenant's), changed by platform admins and tenant admins (their tenant's),"
+    " and quarantined by platform admins and operators.",
+    404: "No such webhook endpoint, or one the caller may not see (another tenant's is a 404, never a 403).",
+    405: "The method is not allowed on this path; Allow lists the methods that are.",
+    409: "The endpoint's state does not allow this (pausing a quarantined or disabled endpoint), a"
+    " concurrent change, or a request with the same Idempotency-Key in progress.",
+    412: "If-Match names another version than the endpoint's current one (current_version says which).",
+    422: "The body does not fit the schema (an unknown event type, ...), or the URL is refused: not https,"
+    " credentials in it, or a host that resolves to a loopback, private, link-local, CGNAT, multicast or"
+    " metadata address (errors say which); or an Idempotency-Key reused with another request.",
 }
 RULE = (404,)  # under /routing-rules/{rule_id}
 SLA_CONFIG = (404,)  # under /sla-policies/{policy_id} and /calendars/{calendar_id}

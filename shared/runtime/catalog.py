@@ -105,6 +105,15 @@ class IntakeConfig(Resource):
         return ("INTAKE_ACCOUNT_TENANTS", "INTAKE_REOPEN_WINDOW_MINUTES")
 
 
+@dataclass(frozen=True)
+class WebhookConfig(Resource):
+    """The rules webhook URLs are vetted by: https required, and the loopback hosts that may be
+    delivered to (the local stack and tests only; in AWS none, and https always)."""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ("WEBHOOK_REQUIRE_HTTPS", "WEBHOOK_ALLOW_LOOPBACK")
+
+
 def queue_env(worker: str) -> str:
     """The variable that holds a worker's queue URL (e.g. ``SLA_TIMER_QUEUE_URL``)."""
     return f"{_env(worker)}_QUEUE_URL"
@@ -250,6 +259,8 @@ _WRITE = FunctionSettings(
     memory_mb=512, timeout_s=15, resources=(Database(), EventBus(), SLA_TIMER_QUEUE), after_response=True
 )
 _CONFIGURE = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
+# Setting a webhook URL resolves its host and vets every address (VPC egress to DNS).
+_WEBHOOK_URLS = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(), WebhookConfig()))
 
 ROUTES: tuple[Route, ...] = (
     Route(method="GET", path="/healthz", function="healthz", summary="Liveness", auth=False, settings=_LIGHT),
@@ -394,6 +405,71 @@ ROUTES: tuple[Route, ...] = (
         path="/integrations/{integration_id}/rotate-key",
         function="rotate_integration_key",
         summary="Replace an integration's routing key",
+        settings=_CONFIGURE,
+    ),
+    # Outbound webhook endpoints (platform admins: any; tenant admins: their tenant's; operators
+    # read and quarantine). Each change is in the configuration log, in the same transaction.
+    Route(
+        method="POST",
+        path="/webhooks",
+        function="create_webhook",
+        summary="Register a webhook endpoint (its signing secret shown once)",
+        settings=_WEBHOOK_URLS,
+    ),
+    Route(
+        method="GET",
+        path="/webhooks",
+        function="list_webhooks",
+        summary="List webhook endpoints",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="GET",
+        path="/webhooks/{webhook_id}",
+        function="get_webhook",
+        summary="Read one webhook endpoint",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="PATCH",
+        path="/webhooks/{webhook_id}",
+        function="update_webhook",
+        summary="Change a webhook endpoint (If-Match on its version)",
+        settings=_WEBHOOK_URLS,
+    ),
+    Route(
+        method="DELETE",
+        path="/webhooks/{webhook_id}",
+        function="delete_webhook",
+        summary="Delete a webhook endpoint",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="POST",
+        path="/webhooks/{webhook_id}/rotate-secret",
+        function="rotate_webhook_secret",
+        summary="Replace an endpoint's signing secret (the old one signs for 24 hours more)",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="POST",
+        path="/webhooks/{webhook_id}/pause",
+        function="pause_webhook",
+        summary="Pause deliveries to an endpoint (they wait)",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="POST",
+        path="/webhooks/{webhook_id}/resume",
+        function="resume_webhook",
+        summary="Re-enable an endpoint (waiting deliveries go out)",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="POST",
+        path="/webhooks/{webhook_id}/quarantine",
+        function="quarantine_webhook",
+        summary="Quarantine an endpoint, with a reason its owner sees (operators)",
         settings=_CONFIGURE,
     ),
     # Routing rules (platform roles read them, platform admins write them). Rule changes publish

@@ -275,3 +275,18 @@ def operator(
 def _refused(spec: catalog.FunctionSpec, result: dict[str, Any]) -> dict[str, Any]:
     logger.warning("request refused", extra={"function": spec.function, "error": result["error"]})
     return result
+
+
+def webhook_url_policy(spec: catalog.FunctionSpec) -> Any:
+    """How the function vets webhook URLs (``shared.webhooks.urls.UrlPolicy``), from its
+    ``WebhookConfig`` settings (validated on its first invocation)."""
+    from shared.config.settings import WebhookSettings
+    from shared.webhooks import urls
+
+    settings = services(spec).settings
+    if not isinstance(settings, WebhookSettings):
+        raise RuntimeError(f"{spec.function} does not declare WebhookConfig() in the catalog")
+    hosts = (h.strip().lower() for h in settings.webhook_allow_loopback.split(","))
+    return urls.UrlPolicy(
+        require_https=settings.webhook_require_https, allow_loopback=frozenset(h for h in hosts if h)
+    )

@@ -22,6 +22,7 @@ from shared.config.settings import (
     EventBusSettings,
     IntakeConfigSettings,
     RuntimeSettings,
+    WebhookSettings,
 )
 from shared.runtime import catalog
 
@@ -31,6 +32,7 @@ _MIXINS: dict[type[catalog.Resource], type[EnvSettings]] = {
     catalog.Email: EmailSettings,
     catalog.DeadLetterQueues: DeadLetterSettings,
     catalog.IntakeConfig: IntakeConfigSettings,
+    catalog.WebhookConfig: WebhookSettings,
 }
 
 

@@ -17,6 +17,7 @@ from shared.runtime.catalog import (
     EventBus,
     FunctionSpec,
     Queue,
+    WebhookConfig,
     all_function_names,
 )
 from tests.infra.conftest import Synth, grants, of_type, rendered, role_statements
@@ -194,6 +195,20 @@ def test_route_table_settings_reach_the_functions(resources: Resources) -> None:
         else:
             assert "VpcConfig" not in props, entry.function
             assert "DB_SECRET_ARN" not in env, entry.function
+
+
+def test_webhook_urls_are_https_and_public_only_in_aws(resources: Resources) -> None:
+    """The functions that set webhook URLs are told to require https and allow no loopback host
+    (the allow-list is the local stack's and the tests'); no other function is told anything."""
+    functions = functions_by_name(resources)
+    declaring = {r.function for r in ROUTES if r.settings.declared(WebhookConfig)}
+    assert declaring >= {"create_webhook", "update_webhook"}
+    for name, fn in functions.items():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        if name in declaring:
+            assert env["WEBHOOK_REQUIRE_HTTPS"] == "true" and env["WEBHOOK_ALLOW_LOOPBACK"] == "", name
+        else:
+            assert "WEBHOOK_ALLOW_LOOPBACK" not in env, name
 
 
 def test_functions_connect_through_the_proxy_with_the_app_secret(resources: Resources) -> None:

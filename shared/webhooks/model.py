@@ -1,0 +1,179 @@
+"""What clients send and see of webhook endpoints, and the event types an endpoint subscribes to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from shared.kernel.text import TEXT_NOTE, free_text, required_text, trimmed
+from shared.tickets.models import Cursor, TenantId
+
+# The event types the service delivers (README "Outbound webhooks"); "*" subscribes to all of them,
+# including types added later.
+EVENT_TYPES: dict[str, str] = {
+    "ticket.created": "A ticket was opened.",
+    "ticket.updated": "A ticket's fields changed (title, description, priority, tags, ...).",
+    "ticket.state_changed": "A ticket moved through its lifecycle (acknowledged, resolved, reopened, ...).",
+    "ticket.assigned": "A ticket's assignee or queue changed.",
+    "ticket.commented": "A public comment was added (internal comments are never delivered to tenants).",
+    "incident.occurrences_added": "An open incident's problem happened again (intake deduplication).",
+    "sla.applied": "An SLA policy was applied to a ticket.",
+    "sla.at_risk": "An SLA clock passed its at-risk threshold.",
+    "sla.breached": "An SLA clock passed its target.",
+    "sla.met": "An SLA clock was met.",
+    "sla.escalated": "An SLA escalation step fired.",
+    "webhook.test": "Sent by POST /webhooks/{id}/test.",
+}
+ALL = "*"
+EventType = Literal[
+    "*",
+    "ticket.created",
+    "ticket.updated",
+    "ticket.state_changed",
+    "ticket.assigned",
+    "ticket.commented",
+    "incident.occurrences_added",
+    "sla.applied",
+    "sla.at_risk",
+    "sla.breached",
+    "sla.met",
+    "sla.escalated",
+    "webhook.test",
+]
+assert set(get_args(EventType)) == {ALL, *EVENT_TYPES}, "EventType and EVENT_TYPES must name the same types"
+State = Literal["enabled", "paused", "quarantined", "disabled"]
+
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description=f"An absolute http(s) URL. {TEXT_NOTE}",
+        json_schema_extra={"pattern": r"^[^\x00]*$"},
+    ),
+    AfterValidator(str.strip),
+]
+Description = Annotated[str, free_text(500), AfterValidator(str.strip)]
+Reason = Annotated[str, required_text(500), AfterValidator(trimmed)]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=50), AfterValidator(_unique)]
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    """Optional members of a request are simply absent: their schema carries no ``default: null``."""
+    for prop in (schema.get("properties") or {}).values():
+        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class WebhookCreate(BaseModel):
+    """A new endpoint: where deliveries go, which event types, and whose tickets."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+
+    url: Url = Field(
+        description="https URL that receives a POST per event. A host that resolves to a loopback,"
+        " private, link-local, CGNAT, multicast or metadata address is refused (422)."
+    )
+    event_types: EventTypes = Field(
+        description=f'Event types to deliver ({", ".join(EVENT_TYPES)}), or ["*"] for all.'
+    )
+    description: Description | None = Field(default=None, description="What receives it, for people.")
+    tenant_id: TenantId | None = Field(
+        default=None,
+        description="Whose tickets: a tenant's, or none for every tenant's (platform admins only). Tenant"
+        " admins may leave it out (their tenant) or name only their own.",
+    )
+
+
+class WebhookUpdate(BaseModel):
+    """A change to an endpoint: only the members given change."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+
+    url: Url | None = Field(default=None, description="A new URL (vetted as on create).")
+    event_types: EventTypes | None = Field(default=None, description="The new list of event types.")
+    description: Description | None = Field(default=None, description="A new description.")
+
+    @model_validator(mode="after")
+    def _something(self) -> WebhookUpdate:
+        if not self.model_fields_set:
+            raise ValueError("name at least one of url, event_types, description")
+        for name in ("url", "event_types"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class StateReason(BaseModel):
+    """Why an endpoint is paused (kept, and shown with it)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+
+    reason: Reason | None = Field(default=None, description="Why, for whoever reads the endpoint.")
+
+
+class QuarantineReason(BaseModel):
+    """Why an operator quarantines an endpoint: shown to its owner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = Field(description="Why deliveries stop, for the endpoint's owner.")
+
+
+class Webhook(BaseModel):
+    """An endpoint as every read shows it: never its signing secret."""
+
+    id: UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    tenant_id: str | None = Field(description="Whose tickets' events it receives; null: every tenant's.")
+    state: State = Field(
+        description="enabled; paused (by its owner) or quarantined (by an operator): deliveries wait;"
+        " disabled (by the service, after 410 Gone or 5 days of failures): resume re-enables it."
+    )
+    state_reason: str | None = Field(description="Why it is paused, quarantined or disabled.")
+    state_changed_at: datetime | None
+    state_changed_by: str | None
+    secret_hint: str = Field(description="The last four characters of its current signing secret.")
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a rotation: until when the previous secret signs too (24 hours)."
+    )
+    failing_since: datetime | None = Field(
+        description="The first failed attempt of the current run of failures; null after a success."
+    )
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+class WebhookWithSecret(Webhook):
+    """An endpoint just made, or its secret just rotated: with the secret, shown this once."""
+
+    secret: str = Field(
+        description="whsec_ + base64 of the key: verify each delivery's webhook-signature with it (any"
+        " Standard Webhooks library). Shown only now; rotate it if it is lost."
+    )
+
+
+class WebhookPage(BaseModel):
+    items: list[Webhook]
+    next_cursor: Cursor | None
+
+
+class WebhookQuery(BaseModel):
+    tenant_id: str | None = None
+    state: State | None = None
+    limit: int = 50
+    cursor: str | None = None
