@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -67,6 +67,17 @@ class FunctionContext:
     log_level: str = "INFO"
 
 
+def _unique_name(stack: Stack, name: str, construct_id: str) -> str:
+    """``<stack name>-<folder>``; a folder deployed twice in one stack (a test's worker reusing a
+    route's folder) gets its construct's id after it the second time."""
+    taken: set[str] = stack.__dict__.setdefault("_ticketing_function_names", set())
+    candidate = f"{stack.stack_name}-{name}"
+    if candidate in taken:
+        candidate = f"{candidate}-{construct_id}"[:64]
+    taken.add(candidate)
+    return candidate
+
+
 class InlinePolicyRole(iam.Role):
     """A role whose grants all go into its own inline policy.
 
@@ -109,8 +120,16 @@ class TicketingFunction(Construct):
         super().__init__(scope, construct_id)
         self.name = name
         self.settings = settings
+        # Named as Lambda would name them, so the runbook's `aws logs tail /aws/lambda/<function
+        # name>` works: the function's name is fixed too (the stack's name and the folder's, unique
+        # per stage), as a generated one cannot name its log group without a cycle.
+        self.function_name = function_name or _unique_name(Stack.of(self), name, construct_id)
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{self.function_name}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.role = InlinePolicyRole(
             self,
@@ -167,7 +186,7 @@ class TicketingFunction(Construct):
             role=self.role,
             environment=env,
             dead_letter_queue=async_dlq,
-            function_name=function_name,
+            function_name=self.function_name,
             **vpc_props,  # type: ignore[arg-type]
         )
         acknowledge(self.function, "L1", RUNTIME_REASON)

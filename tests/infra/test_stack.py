@@ -197,6 +197,20 @@ def test_route_table_settings_reach_the_functions(resources: Resources) -> None:
             assert "DB_SECRET_ARN" not in env, entry.function
 
 
+def test_each_function_logs_where_the_runbook_looks(resources: Resources) -> None:
+    """`aws logs tail /aws/lambda/<function name>` (runbook.md): every function's log group is named
+    after it, as Lambda itself would name it, and the names are valid and unique."""
+    names = []
+    for name, fn in functions_by_name(resources).items():
+        props = fn["Properties"]
+        function_name = props["FunctionName"]
+        assert isinstance(function_name, str) and len(function_name) <= 64, name
+        group = resources[ref_id(props["LoggingConfig"]["LogGroup"])]
+        assert group["Properties"]["LogGroupName"] == f"/aws/lambda/{function_name}", name
+        names.append(function_name)
+    assert len(names) == len(set(names))
+
+
 def test_webhook_urls_are_https_and_public_only_in_aws(resources: Resources) -> None:
     """The functions that set webhook URLs are told to require https and allow no loopback host
     (the allow-list is the local stack's and the tests'); no other function is told anything."""
