@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, NestedStack, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -58,6 +58,27 @@ def problem_template(status: int, title: str) -> str:
     """An RFC 9457 body; ``$context.error.messageString`` is already a quoted JSON string."""
     body = json.dumps({"type": "about:blank", "title": title, "status": status})
     return body[:-1] + ', "detail": $context.error.messageString, "requestId": "$context.requestId"}'
+
+
+# The route functions live in nested stacks by concern, the API itself (resources, methods, the
+# authorizer) in the parent: CloudFormation allows 500 resources per stack, and a route function
+# costs four (function, role, log group, invoke permission). docs/decisions.md.
+ROUTE_GROUPS: dict[str, str] = {
+    "tickets": "Tickets",
+    "intake": "Intake",
+    "v2": "Intake",
+    "integrations": "Intake",
+    "routing-rules": "Configuration",
+    "sla-policies": "Configuration",
+    "calendars": "Configuration",
+    "webhooks": "Webhooks",
+}
+
+
+def route_group(route: Route) -> str:
+    """The nested stack of a route's function, by the path's first segment (Service otherwise)."""
+    first = route.path.strip("/").split("/", 1)[0]
+    return ROUTE_GROUPS.get(first, "Service")
 
 
 class Api(Construct):
@@ -149,11 +170,16 @@ class Api(Construct):
         )
 
         self.functions: dict[str, TicketingFunction] = {}
+        self.route_stacks: dict[str, NestedStack] = {}
         for route in routes:
             function = self.functions.get(route.function)
             if function is None:
+                group = route_group(route)
+                home = self.route_stacks.get(group)
+                if home is None:
+                    home = self.route_stacks[group] = NestedStack(self, f"{group}Routes")
                 function = TicketingFunction(
-                    self,
+                    home,
                     _construct_id(route.function),
                     name=route.function,
                     settings=route.settings,

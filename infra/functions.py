@@ -70,6 +70,8 @@ class FunctionContext:
 def _unique_name(stack: Stack, name: str, construct_id: str) -> str:
     """``<stack name>-<folder>``; a folder deployed twice in one stack (a test's worker reusing a
     route's folder) gets its construct's id after it the second time."""
+    while stack.nested_stack_parent is not None:  # named after the deployed (top-level) stack
+        stack = stack.nested_stack_parent
     taken: set[str] = stack.__dict__.setdefault("_ticketing_function_names", set())
     candidate = f"{stack.stack_name}-{name}"
     if candidate in taken:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from aws_cdk import Stack
+from aws_cdk import Names, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -108,9 +108,16 @@ def _bucket(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceCont
     stack = Stack.of(bucket)
     cfn_bucket = bucket.node.default_child
     assert isinstance(cfn_bucket, s3.CfnBucket)
+    # The ARN as cdk-nag prints it: the bucket's own, or (a function in a nested stack) the
+    # parameter that carries it there.
+    arn = (
+        f"{stack.resolve(stack.get_logical_id(cfn_bucket))}.Arn"
+        if Stack.of(fn.role) is stack
+        else f"referenceto{Names.unique_id(cfn_bucket)}Arn"
+    )
     acknowledge(
         fn.role,
-        f"IAM5[Resource::<{stack.resolve(stack.get_logical_id(cfn_bucket))}.Arn>/*]",
+        f"IAM5[Resource::<{arn}>/*]",
         f"Objects of the {resource.name} bucket, whose keys the service chooses; no bucket-level actions.",
     )
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
@@ -32,9 +34,54 @@ def synthesize(outdir: Path, context: dict[str, Any] | None = None, **kwargs: An
     artifact = assembly.get_stack_artifact(stack.artifact_id)
     messages = [(m.level.value.lower(), m.id, str(m.entry.data)) for m in artifact.messages]
     raw = json.loads((outdir / artifact.template_file).read_text(encoding="utf-8"))
+    for nested in [c for c in stack.node.find_all() if isinstance(c, cdk.NestedStack)]:
+        _inline(raw, nested, outdir, stack)
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
     return Synth(outdir, Template.from_json(raw), raw, messages, report)
+
+
+def _substitute(value: Any, replace: Callable[[Any], Any | None]) -> Any:
+    """``value`` with every sub-value for which ``replace`` answers something replaced by it."""
+    found = replace(value)
+    if found is not None:
+        return found
+    if isinstance(value, dict):
+        return {k: _substitute(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, replace) for v in value]
+    return value
+
+
+def _inline(raw: dict[str, Any], nested: cdk.NestedStack, outdir: Path, stack: cdk.Stack) -> None:
+    """Read a nested stack's resources as if they were the parent's (the route functions live in
+    nested stacks, infra/api.py): its parameters become the parent's values, and the parent's reads
+    of its outputs become what they output. The tests then follow references as in one template."""
+    child = json.loads((outdir / nested.template_file).read_text(encoding="utf-8"))
+    resource = nested.nested_stack_resource
+    assert resource is not None
+    resource_id = stack.resolve(resource.logical_id)
+    parameters = raw["Resources"].pop(resource_id)["Properties"].get("Parameters", {})
+
+    def parameter(value: Any) -> Any | None:
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+            return parameters[value["Ref"]]
+        return None
+
+    resources = _substitute(child["Resources"], parameter)
+    outputs = _substitute(child.get("Outputs", {}), parameter)
+    assert not set(resources) & set(raw["Resources"]), "a logical id in both templates"
+    raw["Resources"].update(resources)
+
+    def output(value: Any) -> Any | None:
+        if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+            target, attribute = value["Fn::GetAtt"]
+            if target == resource_id and str(attribute).startswith("Outputs."):
+                return outputs[attribute.removeprefix("Outputs.")]["Value"]
+        return None
+
+    for key in ("Resources", "Outputs"):
+        raw[key] = _substitute(raw.get(key, {}), output)
 
 
 @pytest.fixture(scope="session")
