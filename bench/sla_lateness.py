@@ -81,7 +81,7 @@ def _open(url: str, count: int, window_s: float) -> list[str]:
         "bus": EventBridgePublisher("ticketing", "ticketing"),
         "queue": SqsPublisher({SLA_TIMER: queue_url}),
     }
-    service.on_change(engine.on_ticket_change)
+    service.on_change(engine.on_ticket_change, creation=engine.plan_creation)
     olga = Principal(sub="olga", tenant=None, roles=frozenset({Role.PLATFORM_OPERATOR}))
 
     started = time.monotonic()

@@ -125,7 +125,7 @@ def _install_ticket_listeners() -> None:
     from shared.sla import engine
     from shared.tickets import service
 
-    service.on_change(engine.on_ticket_change)
+    service.on_change(engine.on_ticket_change, creation=engine.plan_creation)
 
 
 def flush_metrics() -> None:

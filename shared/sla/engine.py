@@ -135,6 +135,56 @@ def enqueue(uow: UnitOfWork, ticket: Mapping[str, Any], clock: Clock) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What settling a change decided, before anything is written."""
+
+    enqueue: tuple[Clock, ...]  # timer messages to send (a step due within HORIZON)
+    written: tuple[tuple[Clock, dict[str, Any]], ...]  # the clocks to save, with their instants
+    events: tuple[tuple[str, dict[str, Any], Visibility], ...]
+    columns: dict[str, Any]  # the ticket's summary columns
+
+
+def prepare(
+    before: Mapping[str, Clock],
+    after: dict[str, Clock],
+    happened: list[Happened],
+    cfg: SlaConfig,
+    now: datetime,
+) -> Settlement:
+    """Decide what a change does to the clocks (pure): breaches found on the way, each clock's next
+    step, which steps go on the timer queue, the events and the ticket's summary."""
+    for metric, clock in list(after.items()):
+        if clock.breached_at is not None and "breach" not in clock.fired:
+            # The target passed before the timer fired it (a late timer, or a change on the very
+            # second): the breach is reported once, by this change.
+            after[metric] = replace(clock, fired=(*clock.fired, "breach"))
+            happened.append(Happened("sla.breached", metric, {"breached_at": clock.breached_at}))
+    to_enqueue: list[Clock] = []
+    written = []
+    for metric, changed in list(after.items()):
+        calendar = cfg.calendar(changed.calendar_id)
+        clock = changed.rescheduled(calendar)
+        due = clock.next_due_at
+        if due is not None and due <= now + HORIZON and clock.enqueued_generation != clock.generation:
+            to_enqueue.append(clock)
+            clock = replace(clock, enqueued_generation=clock.generation)
+        after[metric] = clock
+        if clock != before.get(metric):
+            written.append(
+                (clock, {"due_at": clock.due_at(calendar), "at_risk_at": clock.at_risk_at(calendar)})
+            )
+    events = tuple(_event(h, after, cfg) for h in happened)
+    return Settlement(tuple(to_enqueue), tuple(written), events, summary(after, cfg, now))
+
+
+def commit(uow: UnitOfWork, ticket: Mapping[str, Any], settlement: Settlement, now: datetime) -> None:
+    """Write what ``prepare`` decided: the timer messages and the clocks."""
+    for clock in settlement.enqueue:
+        enqueue(uow, ticket, clock)
+    repository.save(uow, ticket["id"], list(settlement.written), now=now)
+
+
 def settle(
     uow: UnitOfWork,
     ticket: Mapping[str, Any],
@@ -145,28 +195,23 @@ def settle(
     now: datetime,
 ) -> tuple[tuple[tuple[str, dict[str, Any], Visibility], ...], dict[str, Any]]:
     """Write the clocks and say what the ticket is told: its SLA events and summary columns."""
-    for metric, clock in list(after.items()):
-        if clock.breached_at is not None and "breach" not in clock.fired:
-            # The target passed before the timer fired it (a late timer, or a change on the very
-            # second): the breach is reported once, by this change.
-            after[metric] = replace(clock, fired=(*clock.fired, "breach"))
-            happened.append(Happened("sla.breached", metric, {"breached_at": clock.breached_at}))
-    written = []
-    for metric, changed in list(after.items()):
-        calendar = cfg.calendar(changed.calendar_id)
-        clock = changed.rescheduled(calendar)
-        due = clock.next_due_at
-        if due is not None and due <= now + HORIZON and clock.enqueued_generation != clock.generation:
-            enqueue(uow, ticket, clock)
-            clock = replace(clock, enqueued_generation=clock.generation)
-        after[metric] = clock
-        if clock != before.get(metric):
-            written.append(
-                (clock, {"due_at": clock.due_at(calendar), "at_risk_at": clock.at_risk_at(calendar)})
-            )
-    repository.save(uow, ticket["id"], written, now=now)
-    events = tuple(_event(h, after, cfg) for h in happened)
-    return events, summary(after, cfg, now)
+    settlement = prepare(before, after, happened, cfg, now)
+    commit(uow, ticket, settlement, now)
+    return settlement.events, settlement.columns
+
+
+def plan_creation(uow: UnitOfWork, ticket: Mapping[str, Any], now: datetime) -> tickets.Planned | None:
+    """For a ticket being opened (``tickets.on_change(..., creation=)``): its clocks, events and
+    summary decided before its row is written, the clocks and timer messages written after."""
+    cfg = config.current(uow)
+    after, happened = clock_rules.apply(None, ticket, {}, cfg, now)
+    if not happened and not after:
+        return None
+    settlement = prepare({}, after, happened, cfg, now)
+    return tickets.Planned(
+        follow_up=tickets.FollowUp(events=settlement.events, updates=settlement.columns),
+        write=lambda uow_, row: commit(uow_, row, settlement, now),
+    )
 
 
 def on_ticket_change(uow: UnitOfWork, changed: tickets.TicketChanged) -> tickets.FollowUp | None:

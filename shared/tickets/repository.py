@@ -47,19 +47,22 @@ INTERNAL_COLUMNS = frozenset(
 # A ticket is open until it is resolved, closed or canceled (ticket_open_dedup_idx says the same).
 OPEN = "state NOT IN ('resolved', 'closed', 'canceled')"
 _JSON_COLUMNS = frozenset({"fields", "sla"})
+# The columns a listener's plan for a new ticket may set in its INSERT (service.Planned).
+INSERTABLE_FOLLOW_UP = frozenset({"sla", "sla_status", "sla_due_at"})
 
 INSERT = f"""
 INSERT INTO ticket (id, tenant_id, visibility, kind, category, priority, state, title, description,
                     requester, assignee, queue, tags, fields, resources, source, correlation_id,
                     dedup_key, occurrence_count, occurrences_reported, occurrences_reported_at,
                     previous_ticket_id, last_trigger_at, first_seen_at, last_seen_at, created_at,
-                    updated_at, public_updated_at, audit_seq, audit_hash, audit_public_seq, sla_policy)
+                    updated_at, public_updated_at, audit_seq, audit_hash, audit_public_seq, sla_policy,
+                    sla, sla_status, sla_due_at)
 VALUES (%(id)s, %(tenant_id)s, %(visibility)s, %(kind)s, %(category)s, %(priority)s, 'new',
         %(title)s, %(description)s, %(requester)s, %(assignee)s, %(queue)s, %(tags)s, %(fields)s,
         %(resources)s, %(source)s, %(correlation_id)s, %(dedup_key)s, %(occurrence_count)s,
         %(occurrence_count)s, %(now)s, %(previous_ticket_id)s, %(last_trigger_at)s,
-        %(first_seen_at)s, %(last_seen_at)s, %(now)s, %(now)s, %(now)s, 1, %(audit_hash)s, 1,
-        %(sla_policy)s)
+        %(first_seen_at)s, %(last_seen_at)s, %(now)s, %(now)s, %(now)s, %(audit_seq)s, %(audit_hash)s,
+        %(audit_public_seq)s, %(sla_policy)s, %(sla)s, %(sla_status)s, %(sla_due_at)s)
 RETURNING {_LOCK_COLUMNS}
 """
 
@@ -153,7 +156,8 @@ def rows_by_id(uow: UnitOfWork, principal: Principal, ids: Sequence[UUID]) -> li
 
 
 def insert(uow: UnitOfWork, values: dict[str, Any]) -> dict[str, Any]:
-    """Insert a new ticket (state new, its first audit event already hashed as ``audit_hash``)."""
+    """Insert a new ticket (state new) with its audit head (``audit_hash``: the last of its first
+    events, ``ticket.created`` and what listeners planned) and the columns those plans set."""
     origin = {
         "dedup_key": None,
         "occurrence_count": 1,
@@ -161,8 +165,18 @@ def insert(uow: UnitOfWork, values: dict[str, Any]) -> dict[str, Any]:
         "last_trigger_at": None,
         "first_seen_at": values["now"],
         "last_seen_at": values["now"],
+        "audit_seq": 1,
+        "audit_public_seq": 1,
+        "sla": None,
+        "sla_status": "none",
+        "sla_due_at": None,
     }
-    row = uow.execute(INSERT, {**origin, **values, "fields": jsonb(values["fields"])}).fetchone()
+    merged = {**origin, **values}
+    merged |= {
+        "fields": jsonb(merged["fields"]),
+        "sla": jsonb(merged["sla"]) if merged["sla"] is not None else None,
+    }
+    row = uow.execute(INSERT, merged).fetchone()
     assert row is not None
     inserted: dict[str, Any] = row
     return inserted

@@ -10,7 +10,7 @@ them: the API now; intake, e-mail and bulk operations later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -154,26 +154,55 @@ class FollowUp:
     updates: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What a listener adds to a ticket being opened, decided before its row is written: the
+    follow-up's columns go into the INSERT and its events into the same hash chain, right after
+    ``ticket.created``; ``write`` runs once the row exists (rows that refer to it). The same as the
+    listener's follow-up, without an UPDATE of the row just inserted."""
+
+    follow_up: FollowUp
+    write: Callable[[UnitOfWork, dict[str, Any]], None]
+
+
 Listener = Callable[[UnitOfWork, TicketChanged], FollowUp | None]
+# A listener's plan for a ticket being opened: (uow, the row to be inserted, now).
+CreationPlanner = Callable[[UnitOfWork, Mapping[str, Any], datetime], Planned | None]
 _listeners: list[Listener] = []
+_planners: dict[Listener, CreationPlanner] = {}
 
 
-def on_change(listener: Listener) -> Listener:
+def on_change(listener: Listener, *, creation: CreationPlanner | None = None) -> Listener:
     """Register ``listener`` to run in the transaction of every ticket change (creation included),
     after the row and its events are written: the SLA engine moves its clocks there, webhooks and
     notifications enqueue their work. A listener that raises rolls the change back. What it
     answers (``FollowUp``) is written as one more change of the ticket, whose listeners are told
-    too (a listener ignores the events it added itself)."""
+    too (a listener ignores the events it added itself).
+
+    ``creation``, when given, answers for a ticket being opened instead of ``listener``: its plan
+    is written with the new row (``Planned``), so opening a ticket is one INSERT, not an INSERT and
+    an UPDATE of the same row."""
     if listener not in _listeners:
         _listeners.append(listener)
+    if creation is not None:
+        _planners[listener] = creation
     return listener
 
 
-def _notify(uow: UnitOfWork, changed: TicketChanged, *, correlation_id: str | None) -> dict[str, Any]:
-    """Tell the listeners; write what they add. Returns the row as it ends."""
+def _notify(
+    uow: UnitOfWork,
+    changed: TicketChanged,
+    *,
+    correlation_id: str | None,
+    planned: frozenset[Listener] = frozenset(),
+) -> dict[str, Any]:
+    """Tell the listeners (but those whose plan was written with the new row); write what they
+    add. Returns the row as it ends."""
     events: list[tuple[str, dict[str, Any], Literal["public", "internal"]]] = []
     updates: dict[str, Any] = {}
     for listener in _listeners:
+        if listener in planned:
+            continue
         follow_up = listener(uow, changed)
         if follow_up is not None:
             events.extend(follow_up.events)
@@ -412,9 +441,53 @@ def create_row(
             "last_seen_at": origin.seen_at,
             "last_trigger_at": origin.seen_at,
         }
+    plans = _plans(uow, {**inserted, "state": State.NEW.value, "first_response_at": None}, now)
+    written: list[tuple[audit.AuditEvent, int | None]] = [(event, 1)]
+    public_seq = 1
+    for plan in plans.values():
+        inserted.update(plan.follow_up.updates)
+        for event_type, changes_, event_visibility in plan.follow_up.events:
+            last = written[-1][0]
+            followed = audit.next_event(
+                ticket_id=ticket_id,
+                prev_seq=last.seq,
+                prev_hash=last.hash,
+                type=event_type,
+                actor=principal.sub,
+                at=now,
+                changes=changes_,
+                visibility=event_visibility,
+                correlation_id=correlation_id,
+            )
+            if event_visibility == "public":
+                public_seq += 1
+            written.append((followed, public_seq if event_visibility == "public" else None))
+    last = written[-1][0]
+    inserted |= {"audit_seq": last.seq, "audit_hash": last.hash, "audit_public_seq": public_seq}
     row = repository.insert(uow, inserted)
-    _write_events(uow, row, [(event, 1)], None)
-    return _notify(uow, TicketChanged(principal, None, row, (event,), now), correlation_id=correlation_id)
+    _write_events(uow, row, written, None)
+    for plan in plans.values():
+        plan.write(uow, row)
+    return _notify(
+        uow,
+        TicketChanged(principal, None, row, tuple(e for e, _ in written), now),
+        correlation_id=correlation_id,
+        planned=frozenset(plans),
+    )
+
+
+def _plans(uow: UnitOfWork, prospective: Mapping[str, Any], now: datetime) -> dict[Listener, Planned]:
+    """The planners' plans for a ticket about to be inserted. A plan whose columns the INSERT does
+    not carry is not used: its listener is told after the INSERT, as for any change."""
+    plans: dict[Listener, Planned] = {}
+    for listener in _listeners:
+        planner = _planners.get(listener)
+        if planner is None:
+            continue
+        plan = planner(uow, prospective, now)
+        if plan is not None and set(plan.follow_up.updates) <= repository.INSERTABLE_FOLLOW_UP:
+            plans[listener] = plan
+    return plans
 
 
 # ---- a fingerprint's tickets (intake) -----------------------------------------------------------------

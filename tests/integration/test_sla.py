@@ -33,7 +33,9 @@ TENANT = Principal(sub="alice", tenant="acme", roles=frozenset({Role.TENANT_USER
 
 @pytest.fixture
 def sla(database: Database, event_bus: Bus) -> Bus:
-    service.on_change(engine.on_ticket_change)  # as every function that changes tickets does
+    service.on_change(
+        engine.on_ticket_change, creation=engine.plan_creation
+    )  # as every function that changes tickets does
     sla_config.forget()
     return event_bus
 
