@@ -92,6 +92,12 @@ class Principal:
     def has_any(self, roles: Iterable[Role]) -> bool:
         return bool(self.roles & frozenset(roles))
 
+    def require_any(self, roles: frozenset[Role], action: str) -> None:
+        """Forbidden unless the principal holds one of ``roles`` (naming them)."""
+        if not self.has_any(roles):
+            allowed = ", ".join(sorted(role.value for role in roles))
+            raise Forbidden(f"Only {allowed} may {action}.")
+
     def require_platform(self, action: str) -> None:
         if not self.is_platform:
             raise Forbidden(f"Only platform roles may {action}.")

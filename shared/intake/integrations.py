@@ -35,6 +35,7 @@ from shared.intake.model import ENQUEUED_DETAIL_TYPE, INTAKE_WORKER, Integration
 from shared.kernel import pagination
 from shared.kernel.errors import Conflict, Forbidden, NotFound
 from shared.kernel.ids import uuid7
+from shared.kernel.text import drop_null_defaults
 from shared.tickets.models import Cursor, Name, Tag, TenantId
 
 ENTITY_TYPE = "integration"
@@ -55,17 +56,10 @@ Status = Literal["active", "revoked"]
 # ---- models -------------------------------------------------------------------------------------------
 
 
-def _drop_null_defaults(schema: dict[str, Any]) -> None:
-    """Optional members of a request are simply absent: their schema carries no ``default: null``."""
-    for prop in (schema.get("properties") or {}).values():
-        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
-            del prop["default"]
-
-
 class IntegrationCreate(BaseModel):
     """A new integration: its name, whose it is, and the defaults of the tickets its events open."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
     name: Name = Field(description="What sends through it, e.g. 'Prometheus Alertmanager (prod)'.")
     tenant_id: TenantId | None = Field(
@@ -225,12 +219,6 @@ def _audited(integration: Integration) -> dict[str, Any]:
 # ---- who may ---------------------------------------------------------------------------------------------
 
 
-def _require(principal: Principal, roles: frozenset[Role], action: str) -> None:
-    if not principal.has_any(roles):
-        allowed = ", ".join(sorted(role.value for role in roles))
-        raise Forbidden(f"Only {allowed} may {action}.")
-
-
 def _is_platform_admin(principal: Principal) -> bool:
     return Role.PLATFORM_ADMIN in principal.roles
 
@@ -247,7 +235,7 @@ def create(
     correlation_id: str | None = None,
 ) -> IntegrationWithKey:
     """A new integration and its routing key (shown only in what this returns)."""
-    _require(principal, WRITERS, "create integrations")
+    principal.require_any(WRITERS, "create integrations")
     tenant_id = request.tenant_id
     if not _is_platform_admin(principal):
         if tenant_id is None:
@@ -323,13 +311,13 @@ def _load(uow: UnitOfWork, principal: Principal, integration_id: str, *, lock: b
 
 def get(uow: UnitOfWork, principal: Principal, integration_id: str) -> Integration:
     """One integration the principal may read; another tenant's (or no such) is NotFound."""
-    _require(principal, READERS, "read integrations")
+    principal.require_any(READERS, "read integrations")
     return _load(uow, principal, integration_id)
 
 
 def list_page(uow: UnitOfWork, principal: Principal, query: IntegrationQuery) -> pagination.Page:
     """Newest first, in keyset pages (``next_cursor``), optionally one tenant's or one status."""
-    _require(principal, READERS, "read integrations")
+    principal.require_any(READERS, "read integrations")
     if query.tenant_id is not None and not principal.is_platform and query.tenant_id != principal.tenant:
         raise Forbidden("Only platform roles may list another tenant's integrations.")
     filters = {"tenant_id": query.tenant_id, "status": query.status}
@@ -370,7 +358,7 @@ def revoke(
 ) -> Integration:
     """Refuse the integration's key from now on, for good; the row stays. Revoking a revoked
     integration changes nothing (and is not audited again)."""
-    _require(principal, WRITERS, "revoke integrations")
+    principal.require_any(WRITERS, "revoke integrations")
     before = _load(uow, principal, integration_id, lock=True)
     if before.status == "revoked":
         return before
@@ -391,7 +379,7 @@ def rotate_key(
 ) -> IntegrationWithKey:
     """A new routing key for the integration (returned this once); the old one stops working at
     once. A revoked integration keeps no key (409: create another)."""
-    _require(principal, WRITERS, "rotate integration keys")
+    principal.require_any(WRITERS, "rotate integration keys")
     before = _load(uow, principal, integration_id, lock=True)
     if before.status == "revoked":
         raise Conflict("The integration is revoked; create a new one instead of rotating its key.")

@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shared.intake.model import DEDUP_KEY_MAX, SUMMARY_MAX, Severity, bounded_details
+from shared.kernel.text import drop_null_defaults
 from shared.tickets.models import NO_NUL, SOME_TEXT, JsonData, JsonText
 
 ROUTING_KEY_LENGTH = 32
@@ -234,16 +235,9 @@ CustomDetails = Annotated[
 ]
 
 
-def _drop_null_defaults(schema: dict[str, Any]) -> None:
-    """Optional members are absent (or null): their schema carries no ``default: null``."""
-    for prop in (schema.get("properties") or {}).values():
-        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
-            del prop["default"]
-
-
 class _Part(BaseModel):
     # Unknown members are ignored, as PagerDuty ignores them.
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="ignore", json_schema_extra=drop_null_defaults)
 
 
 class PagerDutyImage(_Part):

@@ -24,6 +24,14 @@ SOME_TEXT = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 TEXT_NOTE = "No NUL characters or lone surrogates."
 
 
+def drop_null_defaults(schema: dict[str, Any]) -> None:
+    """A request model's ``json_schema_extra``: optional members are simply absent, so their schema
+    carries no ``default: null``."""
+    for prop in (schema.get("properties") or {}).values():
+        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
 def trimmed(value: str) -> str:
     """``value`` without surrounding whitespace; refused when nothing else is left."""
     stripped = value.strip()

@@ -47,6 +47,7 @@ from shared.kernel.text import (
     NO_NUL,
     JsonData,
     JsonText,
+    drop_null_defaults,
     free_text,
     required_text,
     trimmed,
@@ -187,15 +188,8 @@ Condition = Annotated[
 # ---- the rule as written and as read ---------------------------------------------------------------------
 
 
-def _drop_null_defaults(schema: dict[str, Any]) -> None:
-    """Optional members of a request are simply absent: their schema carries no ``default: null``."""
-    for prop in (schema.get("properties") or {}).values():
-        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
-            del prop["default"]
-
-
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
 
 class RuleActions(_Request):

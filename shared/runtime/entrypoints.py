@@ -286,7 +286,6 @@ def webhook_url_policy(spec: catalog.FunctionSpec) -> Any:
     settings = services(spec).settings
     if not isinstance(settings, WebhookSettings):
         raise RuntimeError(f"{spec.function} does not declare WebhookConfig() in the catalog")
-    hosts = (h.strip().lower() for h in settings.webhook_allow_loopback.split(","))
-    return urls.UrlPolicy(
-        require_https=settings.webhook_require_https, allow_loopback=frozenset(h for h in hosts if h)
+    return urls.UrlPolicy.from_env(
+        settings.webhook_allow_loopback, require_https=settings.webhook_require_https
     )

@@ -32,6 +32,7 @@ from shared.kernel.text import (
     TEXT_NOTE,
     JsonData,
     JsonText,
+    drop_null_defaults,
     free_text,
     required_text,
     trimmed,
@@ -332,15 +333,8 @@ def validate_category_fields(category: Category | None, fields: dict[str, Any]) 
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def _drop_null_defaults(schema: dict[str, Any]) -> None:
-    """Optional members of a request are simply absent: their schema carries no ``default: null``."""
-    for prop in (schema.get("properties") or {}).values():
-        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
-            del prop["default"]
-
-
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
 
 def _with_ref(value: Any, old: str, new: str) -> Any:
@@ -355,7 +349,7 @@ def _with_ref(value: Any, old: str, new: str) -> Any:
 def _create_alternatives(schema: dict[str, Any]) -> None:
     """What the schema cannot say by property alone: a ticket has a kind or a category (or both,
     agreeing), and its ``fields`` are the typed fields of that category (none without one)."""
-    _drop_null_defaults(schema)
+    drop_null_defaults(schema)
     # The typed fields' own schemas refer to free-form JSON as their own "#/$defs/JsonData"; in
     # here they must refer to the definition this schema uses for ``fields``, wherever the
     # generator puts it (a component of the OpenAPI document, or this schema's $defs).
@@ -448,7 +442,7 @@ _NOT_CLEARABLE = ("title", "description", "priority", "visibility", "tags", "fie
 def _patch_schema(schema: dict[str, Any]) -> None:
     """Members that may be changed but not cleared are not nullable in the schema either; an empty
     patch changes nothing and is refused."""
-    _drop_null_defaults(schema)
+    drop_null_defaults(schema)
     schema["minProperties"] = 1
     for name in _NOT_CLEARABLE:
         prop = schema["properties"][name]
@@ -514,7 +508,7 @@ def always_needed() -> dict[str, frozenset[State]]:
 
 def _transition_needs(schema: dict[str, Any]) -> None:
     """``always_needed`` in the schema: to such a target, the member is required (and not null)."""
-    _drop_null_defaults(schema)
+    drop_null_defaults(schema)
     schema["allOf"] = [
         {
             "anyOf": [

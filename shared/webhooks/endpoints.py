@@ -98,15 +98,9 @@ def _audited(endpoint: Webhook) -> dict[str, Any]:
     return endpoint.model_dump(mode="json")
 
 
-def _require(principal: Principal, roles: frozenset[Role], action: str) -> None:
-    if not principal.has_any(roles):
-        allowed = ", ".join(sorted(role.value for role in roles))
-        raise Forbidden(f"Only {allowed} may {action}.")
-
-
 def _vetted(url: str, policy: urls.UrlPolicy, resolve: Resolver | None, *, loc: str = "url") -> str:
     try:
-        vetted = urls.vet_url(url, policy) if resolve is None else urls.vet_url(url, policy, resolve=resolve)
+        vetted = urls.vet_url(url, policy, resolve=resolve or urls.default_resolver)
     except urls.UrlRefused as refused:
         raise ValidationFailed(
             f"The URL is refused: {refused}",
@@ -178,7 +172,7 @@ def create(
     resolve: Resolver | None = None,
 ) -> WebhookWithSecret:
     """A new endpoint and its signing secret (shown only in what this returns)."""
-    _require(principal, OWNERS, "create webhook endpoints")
+    principal.require_any(OWNERS, "create webhook endpoints")
     tenant_id = request.tenant_id
     if Role.PLATFORM_ADMIN not in principal.roles:
         if tenant_id is None:
@@ -209,13 +203,13 @@ def create(
 
 def get(uow: UnitOfWork, principal: Principal, endpoint_id: str) -> Webhook:
     """One endpoint the principal may read; another tenant's (or no such) is NotFound."""
-    _require(principal, READERS, "read webhook endpoints")
+    principal.require_any(READERS, "read webhook endpoints")
     return _load(uow, principal, endpoint_id)
 
 
 def list_page(uow: UnitOfWork, principal: Principal, query: WebhookQuery) -> pagination.Page:
     """Newest first, in keyset pages (``next_cursor``), optionally one tenant's or one state."""
-    _require(principal, READERS, "read webhook endpoints")
+    principal.require_any(READERS, "read webhook endpoints")
     if query.tenant_id is not None and not principal.is_platform and query.tenant_id != principal.tenant:
         raise Forbidden("Only platform roles may list another tenant's webhook endpoints.")
     filters = {"tenant_id": query.tenant_id, "state": query.state}
@@ -258,7 +252,7 @@ def update(
     resolve: Resolver | None = None,
 ) -> Webhook:
     """Change the members given (a new URL is vetted as on create)."""
-    _require(principal, OWNERS, "change webhook endpoints")
+    principal.require_any(OWNERS, "change webhook endpoints")
     before = _load(uow, principal, endpoint_id, lock=True)
     _check_version(before, if_match)
     values: dict[str, Any] = {}
@@ -293,7 +287,7 @@ def delete(
 ) -> Webhook:
     """Remove the endpoint: nothing more is delivered to it (the configuration log keeps it).
     Returns it as it was."""
-    _require(principal, OWNERS, "delete webhook endpoints")
+    principal.require_any(OWNERS, "delete webhook endpoints")
     before = _load(uow, principal, endpoint_id, lock=True)
     _check_version(before, if_match)
     uow.execute(DELETE, {"id": before.id})
@@ -311,7 +305,7 @@ def rotate_secret(
 ) -> WebhookWithSecret:
     """A new signing secret (returned this once). For 24 hours the previous one signs too, and
     each delivery carries both signatures, so receivers can switch without missing one."""
-    _require(principal, OWNERS, "rotate webhook secrets")
+    principal.require_any(OWNERS, "rotate webhook secrets")
     before = _load(uow, principal, endpoint_id, lock=True)
     secret = signing.new_secret()
     row = uow.execute(
@@ -362,7 +356,7 @@ def pause(
 ) -> Webhook:
     """Its owner pauses it: deliveries wait (they are not dropped) until ``resume``. Pausing a
     paused endpoint changes nothing; a quarantined or disabled one stays as it is (409)."""
-    _require(principal, OWNERS, "pause webhook endpoints")
+    principal.require_any(OWNERS, "pause webhook endpoints")
     before = _load(uow, principal, endpoint_id, lock=True)
     if before.state == "paused":
         return before
@@ -383,7 +377,7 @@ def quarantine(
     correlation_id: str | None = None,
 ) -> Webhook:
     """An operator stops deliveries to an endpoint (they wait), with a reason its owner sees."""
-    _require(principal, QUARANTINERS, "quarantine webhook endpoints")
+    principal.require_any(QUARANTINERS, "quarantine webhook endpoints")
     before = _load(uow, principal, endpoint_id, lock=True)
     if before.state == "quarantined" and before.state_reason == request.reason:
         return before
@@ -408,7 +402,7 @@ def resume(
     correlation_id: str | None = None,
 ) -> Webhook:
     """Its owner re-enables it, from paused, quarantined or disabled: waiting deliveries go out."""
-    _require(principal, OWNERS, "resume webhook endpoints")
+    principal.require_any(OWNERS, "resume webhook endpoints")
     before = _load(uow, principal, endpoint_id, lock=True)
     if before.state == "enabled":
         return before

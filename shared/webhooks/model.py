@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from shared.kernel.text import TEXT_NOTE, free_text, required_text, trimmed
+from shared.kernel.text import TEXT_NOTE, drop_null_defaults, free_text, required_text, trimmed
 from shared.tickets.models import Cursor, TenantId
 
 # The event types the service delivers (README "Outbound webhooks"); "*" subscribes to all of them,
@@ -67,17 +67,10 @@ def _unique(values: list[str]) -> list[str]:
 EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=50), AfterValidator(_unique)]
 
 
-def _drop_null_defaults(schema: dict[str, Any]) -> None:
-    """Optional members of a request are simply absent: their schema carries no ``default: null``."""
-    for prop in (schema.get("properties") or {}).values():
-        if isinstance(prop, dict) and "default" in prop and prop["default"] is None:
-            del prop["default"]
-
-
 class WebhookCreate(BaseModel):
     """A new endpoint: where deliveries go, which event types, and whose tickets."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
     url: Url = Field(
         description="https URL that receives a POST per event. A host that resolves to a loopback,"
@@ -97,7 +90,7 @@ class WebhookCreate(BaseModel):
 class WebhookUpdate(BaseModel):
     """A change to an endpoint: only the members given change."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
     url: Url | None = Field(default=None, description="A new URL (vetted as on create).")
     event_types: EventTypes | None = Field(default=None, description="The new list of event types.")
@@ -116,7 +109,7 @@ class WebhookUpdate(BaseModel):
 class StateReason(BaseModel):
     """Why an endpoint is paused (kept, and shown with it)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_drop_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
     reason: Reason | None = Field(default=None, description="Why, for whoever reads the endpoint.")
 
