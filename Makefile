@@ -14,7 +14,7 @@ TTL ?= 3600
 # library still works with it, and the warning would bury test output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
-.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth fuzz bench bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-lateness bench-sla-due clean
+.PHONY: install run test lint typecheck pytest schema-snapshot token invoke synth fuzz bench bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-lateness bench-webhooks bench-sla-due clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,7 +65,7 @@ fuzz: $(STAMP)
 synth: $(STAMP)
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) app.py && echo "synthesised into cdk.out/"
 
-bench: bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-due bench-sla-lateness
+bench: bench-create bench-search bench-cold-init bench-intake bench-enqueue bench-sla-due bench-sla-lateness bench-webhooks
 
 bench-create: $(STAMP)
 	$(PY) -m bench.create_ticket
@@ -88,6 +88,11 @@ bench-enqueue: $(STAMP)
 # and double firings (issue 11 §6; about 13 minutes).
 bench-sla-lateness: $(STAMP)
 	$(PY) -m bench.sla_lateness
+
+# Webhooks on the local stack: change → delivery latency, dispatcher throughput against a bare
+# POST loop, and every delivery's signature verified with standardwebhooks (issue 12 §7).
+bench-webhooks: $(STAMP)
+	$(PY) -m bench.webhook_delivery
 
 # Due-date computations per second: a business calendar with holidays against 24x7 (issue 11 §6).
 bench-sla-due: $(STAMP)

@@ -92,6 +92,14 @@ def _queue(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceConte
     queue.grant_send_messages(fn.role)
 
 
+def _dead_letter_queue(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceContext) -> None:
+    assert isinstance(resource, catalog.DeadLetterQueue)
+    found = {source.name: source.dlq for source in ctx.dead_letters}
+    dlq = _lookup(found, resource.worker, "dead-letter queue")
+    _env(fn, **{catalog.dead_letter_env(resource.worker): dlq.queue_url})
+    dlq.grant_send_messages(fn.role)
+
+
 def _bucket(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceContext) -> None:
     assert isinstance(resource, catalog.Bucket)
     bucket = _lookup(ctx.buckets, resource.name, "bucket")
@@ -197,6 +205,7 @@ _BINDERS: dict[
     catalog.Database: _database,
     catalog.EventBus: _event_bus,
     catalog.Queue: _queue,
+    catalog.DeadLetterQueue: _dead_letter_queue,
     catalog.Bucket: _bucket,
     catalog.Email: _email,
     catalog.Secret: _secret,

@@ -198,6 +198,8 @@ def declared_env(aws: LocalAws) -> dict[str, str]:
     }
     for worker, url in aws.worker_queue_urls.items():
         env[catalog.queue_env(worker)] = url
+    for dead_letters in aws.dead_letter_queues:
+        env[catalog.dead_letter_env(dead_letters["name"])] = dead_letters["dlq_url"]
     for name, physical in aws.buckets.items():
         (variable,) = catalog.Bucket(name).env_names()
         env[variable] = physical
@@ -208,4 +210,6 @@ def declared_env(aws: LocalAws) -> dict[str, str]:
     # Webhooks may go to receivers on this machine (plain http on loopback); in AWS never.
     env["WEBHOOK_REQUIRE_HTTPS"] = os.environ.get("WEBHOOK_REQUIRE_HTTPS", "false")
     env["WEBHOOK_ALLOW_LOOPBACK"] = os.environ.get("WEBHOOK_ALLOW_LOOPBACK", "127.0.0.1,localhost,::1")
+    if os.environ.get("WEBHOOK_RETRY_SCHEDULE"):  # e.g. "1,2,4" to watch retries run out in seconds
+        env["WEBHOOK_RETRY_SCHEDULE"] = os.environ["WEBHOOK_RETRY_SCHEDULE"]
     return env

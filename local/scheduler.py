@@ -106,7 +106,18 @@ class Scheduler(threading.Thread):
         jobs = self.jobs()
         for job in jobs:
             kv(log, logging.INFO, "scheduled", function=job.spec.function, every_s=int(job.interval_s))
-        next_tap = next_workers = time.monotonic()
+        # Each worker polls its own queue in a thread of its own, as each has its own event source
+        # mapping in AWS: a worker waiting on slow receivers (webhooks) never holds up the others.
+        pollers = [
+            threading.Thread(
+                target=self._poll_forever, args=(worker,), name=f"local-{worker.function}", daemon=True
+            )
+            for worker in WORKERS
+            if self.aws is not None
+        ]
+        for poller in pollers:
+            poller.start()
+        next_tap = time.monotonic()
         try:
             while not self.stopping.is_set():
                 now = time.monotonic()
@@ -114,29 +125,34 @@ class Scheduler(threading.Thread):
                     if now >= job.next_run:
                         self.run_scheduled(job.spec)
                         job.next_run = max(job.next_run + job.interval_s, time.monotonic())
-                busy = False
-                if self.aws is not None and now >= next_workers:
-                    for worker in WORKERS:
-                        # A full batch says more are waiting: take them now, as Lambda's pollers
-                        # scale out with the backlog (bounded, so one queue cannot starve the rest).
-                        for _ in range(MAX_BATCHES_PER_POLL):
-                            handled = self.poll_worker(worker)
-                            busy = busy or handled > 0
-                            if handled < worker.batch_size:
-                                break
-                    next_workers = now + (0.0 if busy else self._workers_every_s)
                 if self.aws is not None and now >= next_tap:
                     self.drain_tap()
                     next_tap = now + self._tap_every_s
-                if not busy:  # work waiting: go round again at once, as Lambda would
-                    self.stopping.wait(0.1)
+                self.stopping.wait(0.1)
         finally:
+            for poller in pollers:
+                poller.join(10)
             try:
                 from shared.db import close_all
 
                 close_all()
             except Exception:
                 log.debug("closing scheduler connections failed", exc_info=True)
+
+    def _poll_forever(self, worker: QueueWorker) -> None:
+        try:
+            while not self.stopping.is_set():
+                # A full batch says more are waiting: take the next at once, as Lambda's pollers
+                # scale out with the backlog.
+                if self.poll_worker(worker) < worker.batch_size:
+                    self.stopping.wait(self._workers_every_s)
+        finally:
+            try:
+                from shared.db import close_all
+
+                close_all()
+            except Exception:
+                log.debug("closing worker connections failed", exc_info=True)
 
     def run_scheduled(self, spec: ScheduledFunction) -> None:
         started = time.monotonic()

@@ -150,6 +150,8 @@ class Bus:
     name: str
     queue_url: str
     timer_queue_url: str = ""  # the SLA timer worker's queue (SLA_TIMER_QUEUE_URL)
+    webhook_queue_url: str = ""  # the webhook dispatcher's queue (WEBHOOK_DISPATCH_QUEUE_URL)
+    webhook_dlq_url: str = ""  # ...and its dead-letter queue (WEBHOOK_DISPATCH_DLQ_URL)
 
     @property
     def publishers(self) -> dict[str, Any]:
@@ -197,7 +199,18 @@ def event_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
         monkeypatch.setenv("SLA_TIMER_QUEUE_URL", timer_url)
         # The relay publishes to every worker's queue (POST /v2/enqueue's go to intake).
         monkeypatch.setenv("INTAKE_QUEUE_URL", sqs.create_queue(QueueName="ticketing-intake")["QueueUrl"])
-        yield Bus(name="ticketing-test", queue_url=queue_url, timer_queue_url=timer_url)
+        # Every function that publishes to the bus copies webhook-worthy events to the webhook queue.
+        webhook_url = sqs.create_queue(QueueName="ticketing-webhook-dispatch")["QueueUrl"]
+        webhook_dlq_url = sqs.create_queue(QueueName="ticketing-webhook-dispatch-dlq")["QueueUrl"]
+        monkeypatch.setenv("WEBHOOK_DISPATCH_QUEUE_URL", webhook_url)
+        monkeypatch.setenv("WEBHOOK_DISPATCH_DLQ_URL", webhook_dlq_url)
+        yield Bus(
+            name="ticketing-test",
+            queue_url=queue_url,
+            timer_queue_url=timer_url,
+            webhook_queue_url=webhook_url,
+            webhook_dlq_url=webhook_dlq_url,
+        )
     aws.reset_clients()
     entrypoints.reset()
 

@@ -19,7 +19,8 @@ app = http.make_app()
     operation_id="list_webhooks",
     summary="List webhook endpoints",
     description="Newest first. Platform admins and operators see every endpoint (or one tenant's:"
-    " `tenant_id`), tenant admins their tenant's; tenant users none (403). Signing secrets are never shown"
+    " `tenant_id`), tenant admins their tenant's; tenant users none (403). `failing=true`: those whose"
+    " last attempt failed. Signing secrets are never shown"
     " again, only their last four characters. Pages: send `next_cursor` back as `cursor`, with the same"
     " other parameters, until it is null.",
     tags=["webhooks"],
@@ -32,11 +33,12 @@ app = http.make_app()
 def list_webhooks(
     tenant_id: http.WebhookTenantQuery = None,
     state: http.WebhookStateQuery = None,
+    failing: http.WebhookFailingQuery = None,
     limit: http.LimitQuery = DEFAULT_PAGE_LIMIT,
     cursor: http.CursorQuery = None,
 ) -> Response[Any]:
     who = http.principal(app)
-    query = WebhookQuery(tenant_id=tenant_id, state=state, limit=limit, cursor=cursor)
+    query = WebhookQuery(tenant_id=tenant_id, state=state, failing=failing, limit=limit, cursor=cursor)
     page: pagination.Page = http.read(who, lambda uow: endpoints.list_page(uow, who, query))
     return http.page_response(page)
 

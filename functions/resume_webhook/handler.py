@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from shared import http
 from shared.db import UnitOfWork
 from shared.runtime import entrypoints
-from shared.webhooks import endpoints
+from shared.webhooks import deliveries
 from shared.webhooks.model import Webhook
 
 app = http.make_app()
@@ -45,7 +45,7 @@ def resume_webhook(
     correlation_id = http.correlation_id(app, x_correlation_id)
 
     def operation(uow: UnitOfWork) -> tuple[Webhook, dict[str, str]]:
-        changed = endpoints.resume(uow, who, webhook_id, now=http.now(app), correlation_id=correlation_id)
+        changed = deliveries.resume(uow, who, webhook_id, now=http.now(app), correlation_id=correlation_id)
         return changed, {"ETag": http.etag(changed.version)}
 
     return http.write(app, who, operation)

@@ -4,9 +4,10 @@ for a worker's queue. Built by the entrypoints from the function's settings."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared import aws
 from shared.outbox.messages import QUEUE_PREFIX, Message
@@ -56,22 +57,42 @@ class SqsPublisher:
                 continue
             by_queue.setdefault(worker, []).append(index)
         for worker, indexes in by_queue.items():
-            sent = aws.send_messages(
-                self.queue_urls[worker],
-                [
-                    {
-                        "MessageBody": messages[i].detail,
-                        "MessageAttributes": {
-                            "event_id": {"DataType": "String", "StringValue": str(messages[i].event_id)},
-                            "detail_type": {"DataType": "String", "StringValue": messages[i].detail_type},
-                        },
-                        **_delay(messages[i].deliver_at),
-                    }
-                    for i in indexes
-                ],
-            )
+            sent = aws.send_messages(self.queue_urls[worker], [_entry(messages[i]) for i in indexes])
             for i, failure in zip(indexes, sent, strict=True):
                 if failure is not None:
+                    results[i] = f"{failure.get('Code')}: {failure.get('Message') or ''}"
+        return results
+
+
+def _entry(message: Message) -> dict[str, Any]:
+    return {
+        "MessageBody": message.detail,
+        "MessageAttributes": {
+            "event_id": {"DataType": "String", "StringValue": str(message.event_id)},
+            "detail_type": {"DataType": "String", "StringValue": message.detail_type},
+        },
+        **_delay(message.deliver_at),
+    }
+
+
+@dataclass(frozen=True)
+class BusWithCopy:
+    """The ticket bus, and a copy of the events of ``copied`` detail-types on a worker's queue (the
+    webhook dispatcher's: it fans them out to endpoints). A message is published once both took
+    it; if either refuses it, it stays pending and the relay sends it to both again (at least once:
+    the dispatcher's fan-out, like every bus consumer, ignores a repeat)."""
+
+    bus: Callable[[Sequence[Message]], list[str | None]]
+    copy_queue_url: str
+    copied: frozenset[str]
+
+    def __call__(self, messages: Sequence[Message]) -> list[str | None]:
+        results = self.bus(messages)
+        wanted = [i for i, message in enumerate(messages) if message.detail_type in self.copied]
+        if wanted:
+            sent = aws.send_messages(self.copy_queue_url, [_entry(messages[i]) for i in wanted])
+            for i, failure in zip(wanted, sent, strict=True):
+                if failure is not None and results[i] is None:
                     results[i] = f"{failure.get('Code')}: {failure.get('Message') or ''}"
         return results
 

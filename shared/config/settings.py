@@ -105,12 +105,23 @@ class IntakeConfigSettings(EnvSettings):
         return data
 
 
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
+
+
 class WebhookSettings(EnvSettings):
     """How webhook URLs are vetted: https required (always in AWS), and the loopback hosts or
     addresses that may be delivered to, comma-separated (none in AWS; the local stack's own)."""
 
     webhook_require_https: bool = True
     webhook_allow_loopback: str = ""
+    # Seconds to wait before each retry of a failed delivery (the Standard Webhooks schedule,
+    # README "Outbound webhooks"); after the last one a delivery is failed and dead-lettered.
+    webhook_retry_schedule: str = Field(default=DEFAULT_RETRY_SCHEDULE, pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$")
+
+    @property
+    def retry_delays_s(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.webhook_retry_schedule.split(","))
 
 
 class EmailSettings(EnvSettings):

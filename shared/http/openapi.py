@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, cast
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.http.problems import PROBLEM_JSON
@@ -87,6 +87,14 @@ WebhookId = Annotated[
         description="The webhook endpoint's id (a UUID). Anything else, or another tenant's endpoint,"
         " is a 404."
     ),
+]
+DeliveryId = Annotated[
+    str,
+    Path(description="The delivery's id (a UUID), as the delivery log shows it. Anything else is a 404."),
+]
+ReplayJobId = Annotated[
+    str,
+    Path(description="The replay job's id (a UUID), as POST /webhooks/{webhook_id}/replay returned it."),
 ]
 IdempotencyKey = Annotated[
     Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)] | SkipJsonSchema[None],
@@ -174,6 +182,29 @@ WebhookTenantQuery = Annotated[
 WebhookStateQuery = Annotated[
     Literal["enabled", "paused", "quarantined", "disabled"] | SkipJsonSchema[None],
     Query(description="Only the endpoints in this state."),
+]
+DeliveryStatusQuery = Annotated[
+    Literal["pending", "succeeded", "failed"] | SkipJsonSchema[None],
+    Query(description="Only deliveries in this status (failed: retries exhausted, on the webhook DLQ)."),
+]
+DeliveryEventTypeQuery = Annotated[
+    Annotated[str, StringConstraints(pattern=r"^[a-z_]+\.[a-z_]+$", max_length=64)] | SkipJsonSchema[None],
+    Query(description="Only deliveries of this event type (ticket.created, sla.breached, ...)."),
+]
+SinceQuery = Annotated[
+    AwareDatetime | SkipJsonSchema[None],
+    Query(description="Only what was made at or after this instant (RFC 3339, with its offset)."),
+]
+UntilQuery = Annotated[
+    AwareDatetime | SkipJsonSchema[None],
+    Query(description="Only what was made before this instant (RFC 3339, with its offset)."),
+]
+WebhookFailingQuery = Annotated[
+    bool | SkipJsonSchema[None],
+    Query(
+        description="true: only the endpoints whose last attempt failed (failing_since is set), the"
+        " first to look at when deliveries fail; false: only the others."
+    ),
 ]
 IntegrationStatusQuery = Annotated[
     Literal["active", "revoked"] | SkipJsonSchema[None],
@@ -404,6 +435,16 @@ WEBHOOK_PROBLEMS: dict[int, str] = {
     422: "The body does not fit the schema (an unknown event type, ...), or the URL is refused: not https,"
     " credentials in it, or a host that resolves to a loopback, private, link-local, CGNAT, multicast or"
     " metadata address (errors say which); or an Idempotency-Key reused with another request.",
+}
+DELIVERY_PROBLEMS: dict[int, str] = {
+    **WEBHOOK_PROBLEMS,
+    403: "The caller's roles may not do this: deliveries are read, retried, replayed and tested by platform"
+    " admins and operators, and by tenant admins (their tenant's endpoints).",
+    404: "No such webhook endpoint, delivery or replay job, or one the caller may not see (another tenant's"
+    " is a 404, never a 403).",
+    409: "A concurrent change, or a request with the same Idempotency-Key in progress.",
+    422: "The body or a parameter does not fit the schema (since after until, ...), or an Idempotency-Key"
+    " reused with another request.",
 }
 RULE = (404,)  # under /routing-rules/{rule_id}
 SLA_CONFIG = (404,)  # under /sla-policies/{policy_id} and /calendars/{calendar_id}

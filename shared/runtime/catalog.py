@@ -60,6 +60,18 @@ class Queue(Resource):
 
 
 @dataclass(frozen=True)
+class DeadLetterQueue(Resource):
+    """Sending to a worker's dead-letter queue (sqs:SendMessage on that DLQ only): for a worker
+    that dead-letters a message itself, with its reason (the webhook dispatcher, once a delivery's
+    retries are exhausted), rather than by failing it until SQS moves it."""
+
+    worker: str
+
+    def env_names(self) -> tuple[str, ...]:
+        return (dead_letter_env(self.worker),)
+
+
+@dataclass(frozen=True)
 class Bucket(Resource):
     """Reading (and, with ``write``, writing) objects of a named bucket."""
 
@@ -108,15 +120,21 @@ class IntakeConfig(Resource):
 @dataclass(frozen=True)
 class WebhookConfig(Resource):
     """The rules webhook URLs are vetted by: https required, and the loopback hosts that may be
-    delivered to (the local stack and tests only; in AWS none, and https always)."""
+    delivered to (the local stack and tests only; in AWS none, and https always); and the retry
+    schedule of deliveries (seconds between attempts; a local run or a test may shorten it)."""
 
     def env_names(self) -> tuple[str, ...]:
-        return ("WEBHOOK_REQUIRE_HTTPS", "WEBHOOK_ALLOW_LOOPBACK")
+        return ("WEBHOOK_REQUIRE_HTTPS", "WEBHOOK_ALLOW_LOOPBACK", "WEBHOOK_RETRY_SCHEDULE")
 
 
 def queue_env(worker: str) -> str:
     """The variable that holds a worker's queue URL (e.g. ``SLA_TIMER_QUEUE_URL``)."""
     return f"{_env(worker)}_QUEUE_URL"
+
+
+def dead_letter_env(worker: str) -> str:
+    """The variable that holds a worker's dead-letter queue URL (e.g. ``WEBHOOK_DISPATCH_DLQ_URL``)."""
+    return f"{_env(worker)}_DLQ_URL"
 
 
 def _env(name: str) -> str:
@@ -249,6 +267,13 @@ class OperatorFunction(FunctionSpec):
 # listener on the ticket service (shared.runtime.entrypoints.init_phase).
 SLA_TIMER = "sla_timer"
 SLA_TIMER_QUEUE = Queue(worker=SLA_TIMER)
+# The webhook queue: the dispatcher's. Every function that publishes to the ticket bus sends a copy
+# of each event a webhook may carry to it (the outbox's bus publisher, after commit and from the
+# relay), and the dispatcher sends itself each delivery's attempts (delayed up to 15 minutes).
+WEBHOOK_DISPATCH = "webhook_dispatch"
+WEBHOOK_QUEUE = Queue(worker=WEBHOOK_DISPATCH)
+# Publishing to the ticket bus: EventBridge, and the webhook queue's copy.
+BUS: tuple[Resource, ...] = (EventBus(), WEBHOOK_QUEUE)
 
 _LIGHT = FunctionSettings(memory_mb=256, timeout_s=5)
 _READ = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
@@ -256,11 +281,15 @@ _READ = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 _CONFIG = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 _SEARCH = FunctionSettings(memory_mb=1024, timeout_s=15, resources=(Database(),))
 _WRITE = FunctionSettings(
-    memory_mb=512, timeout_s=15, resources=(Database(), EventBus(), SLA_TIMER_QUEUE), after_response=True
+    memory_mb=512, timeout_s=15, resources=(Database(), *BUS, SLA_TIMER_QUEUE), after_response=True
 )
 _CONFIGURE = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(),))
 # Setting a webhook URL resolves its host and vets every address (VPC egress to DNS).
 _WEBHOOK_URLS = FunctionSettings(memory_mb=512, timeout_s=10, resources=(Database(), WebhookConfig()))
+# Retrying, replaying, testing and resuming send the dispatcher its work (after commit).
+_WEBHOOK_SEND = FunctionSettings(
+    memory_mb=512, timeout_s=10, resources=(Database(), WEBHOOK_QUEUE), after_response=True
+)
 
 ROUTES: tuple[Route, ...] = (
     Route(method="GET", path="/healthz", function="healthz", summary="Liveness", auth=False, settings=_LIGHT),
@@ -287,7 +316,7 @@ ROUTES: tuple[Route, ...] = (
         settings=FunctionSettings(
             memory_mb=512,
             timeout_s=15,
-            resources=(Database(), EventBus(), SLA_TIMER_QUEUE),
+            resources=(Database(), *BUS, SLA_TIMER_QUEUE),
             after_response=True,
             reserved_concurrency=50,
         ),
@@ -463,13 +492,56 @@ ROUTES: tuple[Route, ...] = (
         path="/webhooks/{webhook_id}/resume",
         function="resume_webhook",
         summary="Re-enable an endpoint (waiting deliveries go out)",
-        settings=_CONFIGURE,
+        settings=_WEBHOOK_SEND,
     ),
     Route(
         method="POST",
         path="/webhooks/{webhook_id}/quarantine",
         function="quarantine_webhook",
         summary="Quarantine an endpoint, with a reason its owner sees (operators)",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="POST",
+        path="/webhooks/{webhook_id}/test",
+        function="test_webhook",
+        summary="Send an endpoint a webhook.test event",
+        settings=_WEBHOOK_SEND,
+    ),
+    # The delivery log (30 days), retrying one delivery, replaying a range as a background job.
+    Route(
+        method="GET",
+        path="/webhooks/{webhook_id}/deliveries",
+        function="list_webhook_deliveries",
+        summary="An endpoint's deliveries, with their attempts (newest first)",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="GET",
+        path="/webhooks/{webhook_id}/deliveries/{delivery_id}",
+        function="get_webhook_delivery",
+        summary="One delivery, with its attempts and its body",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="POST",
+        path="/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        function="retry_webhook_delivery",
+        summary="Send one delivery again (same webhook-id)",
+        settings=_WEBHOOK_SEND,
+    ),
+    Route(
+        method="POST",
+        path="/webhooks/{webhook_id}/replay",
+        function="replay_webhook",
+        summary="Send again an endpoint's deliveries of a time range (a background job)",
+        settings=_WEBHOOK_SEND,
+    ),
+    Route(
+        method="GET",
+        path="/webhooks/{webhook_id}/replays/{job_id}",
+        function="get_webhook_replay",
+        summary="A replay job's progress",
         settings=_CONFIGURE,
     ),
     # Routing rules (platform roles read them, platform admins write them). Rule changes publish
@@ -602,7 +674,13 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
             timeout_s=60,
             reserved_concurrency=1,
             # Every destination an outbox row may name: the bus and each worker's queue.
-            resources=(Database(), EventBus(), Queue(worker="intake"), SLA_TIMER_QUEUE),
+            resources=(
+                Database(),
+                *BUS,
+                Queue(worker="intake"),
+                SLA_TIMER_QUEUE,
+                DeadLetterQueue(worker=WEBHOOK_DISPATCH),
+            ),
         ),
         alarms=(
             MetricAlarm(
@@ -655,7 +733,7 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
         schedule="rate(1 minute)",
         summary="Report occurrences a quiet minute left unreported (one Occurrences Added event per ticket)",
         settings=FunctionSettings(
-            memory_mb=256, timeout_s=60, reserved_concurrency=1, resources=(Database(), EventBus())
+            memory_mb=256, timeout_s=60, reserved_concurrency=1, resources=(Database(), *BUS)
         ),
         errors_alarm=ErrorsAlarm(
             id="IntakeSweepErrors", description="The intake sweeper raised errors (runbook: intake lag)."
@@ -687,6 +765,34 @@ SCHEDULED: tuple[ScheduledFunction, ...] = (
         ),
         output="SlaSweepFunctionName",
     ),
+    ScheduledFunction(
+        function="webhook_sweep",
+        schedule="rate(1 minute)",
+        summary="Enqueue webhook retries due within 15 minutes; disable endpoints failing for 5 days;"
+        " forget deliveries after 30 days",
+        settings=FunctionSettings(
+            memory_mb=256,
+            timeout_s=60,
+            reserved_concurrency=1,
+            resources=(Database(), *BUS),
+        ),
+        alarms=(
+            MetricAlarm(
+                id="WebhookRetriesOverdue",
+                metric="WebhookDeliveriesOverdue",
+                threshold=1,
+                period_minutes=1,
+                periods=5,
+                description="Webhook attempts more than 2 minutes past due for 5 minutes: the dispatcher is"
+                " not keeping up, or its messages are lost (runbook: Webhook Failures).",
+            ),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="WebhookSweepErrors",
+            description="The webhook sweeper raised errors (runbook: Webhook Failures).",
+        ),
+        output="WebhookSweepFunctionName",
+    ),
 )
 
 # AWS's own events that intake takes from the account's default bus (shared/intake/sources.py).
@@ -700,6 +806,10 @@ AWS_INTAKE_PATTERN: dict[str, list[str]] = {
     ],
 }
 INTAKE_LAG_SECONDS = 300
+# The runbook's name for failed webhook attempts (an EMF metric of the dispatcher), and how many
+# failed attempts in five minutes page.
+WEBHOOK_FAIL_METRIC = "ticket_webhook_out_fail_total"
+WEBHOOK_FAILURES_PER_5_MIN = 20
 # Tickets opened for one fingerprint within an hour at which deduplication is not doing its job.
 DEDUP_TICKETS_PER_HOUR = 5
 
@@ -709,7 +819,7 @@ WORKERS: tuple[QueueWorker, ...] = (
         function="intake",
         summary="Turn platform events, AWS's own events and /v2/enqueue calls into deduplicated incidents",
         settings=FunctionSettings(
-            memory_mb=512, timeout_s=60, resources=(Database(), EventBus(), IntakeConfig(), SLA_TIMER_QUEUE)
+            memory_mb=512, timeout_s=60, resources=(Database(), *BUS, IntakeConfig(), SLA_TIMER_QUEUE)
         ),
         batch_size=10,
         max_receive_count=5,
@@ -750,9 +860,7 @@ WORKERS: tuple[QueueWorker, ...] = (
     QueueWorker(
         function=SLA_TIMER,
         summary="Fire SLA steps (at risk, breach, escalations) once each, when they come due",
-        settings=FunctionSettings(
-            memory_mb=512, timeout_s=60, resources=(Database(), EventBus(), SLA_TIMER_QUEUE)
-        ),
+        settings=FunctionSettings(memory_mb=512, timeout_s=60, resources=(Database(), *BUS, SLA_TIMER_QUEUE)),
         batch_size=10,
         max_receive_count=5,
         lag_alarm=QueueAgeAlarm(
@@ -769,6 +877,43 @@ WORKERS: tuple[QueueWorker, ...] = (
             " (runbook: SLA Timer Failure).",
         ),
         output="SlaTimerFunctionName",
+    ),
+    QueueWorker(
+        function=WEBHOOK_DISPATCH,
+        summary="Fan ticket events out to webhook endpoints; sign and POST each delivery, retry it on"
+        " the published schedule, dead-letter it when the schedule is exhausted",
+        settings=FunctionSettings(
+            # A batch's records run side by side (one slow endpoint holds one thread, not the
+            # batch); an attempt takes at most 15 s.
+            memory_mb=512,
+            timeout_s=90,
+            resources=(Database(), *BUS, DeadLetterQueue(worker=WEBHOOK_DISPATCH), WebhookConfig()),
+        ),
+        batch_size=10,
+        max_receive_count=5,
+        lag_alarm=QueueAgeAlarm(
+            id="WebhookQueueLag",
+            # Retries wait on the queue up to 15 minutes (their delay): the age counts from sending.
+            seconds=1200,
+            description="The oldest message on the webhook queue is older than 20 minutes for 15"
+            " minutes: deliveries are late (runbook: Webhook Failures).",
+        ),
+        alarms=(
+            MetricAlarm(
+                id="WebhookFailures",
+                metric=WEBHOOK_FAIL_METRIC,
+                threshold=WEBHOOK_FAILURES_PER_5_MIN,
+                statistic="Sum",
+                description=f"{WEBHOOK_FAILURES_PER_5_MIN} or more webhook attempts failed in 5 minutes"
+                " (ticket_webhook_out_fail_total; runbook: Webhook Failures).",
+            ),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="WebhookDispatchErrors",
+            description="The webhook dispatcher raised errors: messages are retried and may reach its DLQ"
+            " (runbook: Webhook Failures).",
+        ),
+        output="WebhookDispatchFunctionName",
     ),
 )
 
@@ -794,7 +939,7 @@ OPERATORS: tuple[OperatorFunction, ...] = (
             memory_mb=512,
             timeout_s=300,
             reserved_concurrency=1,
-            resources=(Database(), EventBus(), SLA_TIMER_QUEUE),
+            resources=(Database(), *BUS, SLA_TIMER_QUEUE),
         ),
         errors_alarm=ErrorsAlarm(
             id="SlaBackfillErrors",
@@ -810,7 +955,7 @@ OPERATORS: tuple[OperatorFunction, ...] = (
             memory_mb=512,
             timeout_s=300,
             reserved_concurrency=1,
-            resources=(Database(), EventBus(), SLA_TIMER_QUEUE),
+            resources=(Database(), *BUS, SLA_TIMER_QUEUE),
         ),
         errors_alarm=ErrorsAlarm(
             id="SlaRepairErrors", description="The SLA repair raised errors (runbook: SLA repair)."

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from shared import db, outbox
-from shared.aws.publishers import EventBridgePublisher, SqsPublisher
+from shared.aws.publishers import BusWithCopy, EventBridgePublisher, SqsPublisher
 from shared.config import secrets
 from shared.config.settings import DatabaseSettings, EventBusSettings, RuntimeSettings, SettingsError
 from shared.http import RequestContext, problem
@@ -29,6 +29,7 @@ from shared.kernel.errors import DomainError
 from shared.observability import logger, metrics, tracer
 from shared.runtime import after_response, catalog
 from shared.runtime import settings as function_settings
+from shared.webhooks import events as webhook_events
 
 Handler = Callable[[Any, LambdaContext], Any]
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -81,9 +82,13 @@ def services(spec: catalog.FunctionSpec) -> Services:
     if isinstance(settings, DatabaseSettings):
         db.configure(db.source_from_settings(settings, secrets.get_secret_json))
     publishers: dict[str, outbox.Publisher] = {}
-    if isinstance(settings, EventBusSettings):
-        publishers["bus"] = EventBridgePublisher(settings.event_bus_name, settings.event_source)
     queues = function_settings.queue_urls(settings, spec)
+    if isinstance(settings, EventBusSettings):
+        bus = EventBridgePublisher(settings.event_bus_name, settings.event_source)
+        webhook_queue = queues.get(catalog.WEBHOOK_DISPATCH)
+        publishers["bus"] = (
+            BusWithCopy(bus, webhook_queue, webhook_events.BUS_DETAIL_TYPES) if webhook_queue else bus
+        )
     if queues:
         publishers["queue"] = SqsPublisher(queues)
     built = Services(spec=spec, settings=settings, publishers=publishers)

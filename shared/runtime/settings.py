@@ -68,9 +68,20 @@ def load(spec: catalog.FunctionSpec) -> RuntimeSettings:
 
 
 def queue_urls(settings: RuntimeSettings, spec: catalog.FunctionSpec) -> dict[str, str]:
-    """The URL of every worker queue the function declares it sends to."""
-    return {
+    """The URL of every worker queue (and dead-letter queue) the function declares it sends to."""
+    urls = {
         r.worker: str(getattr(settings, catalog.queue_env(r.worker).lower()))
         for r in spec.settings.declared(catalog.Queue)
         if isinstance(r, catalog.Queue)
     }
+    for r in spec.settings.declared(catalog.DeadLetterQueue):
+        assert isinstance(r, catalog.DeadLetterQueue)
+        urls[dead_letter_destination(r.worker)] = str(
+            getattr(settings, catalog.dead_letter_env(r.worker).lower())
+        )
+    return urls
+
+
+def dead_letter_destination(worker: str) -> str:
+    """The outbox queue name of a worker's DLQ (``outbox.queue(...)`` of it sends there)."""
+    return f"{worker}_dlq"

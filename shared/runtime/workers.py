@@ -22,7 +22,9 @@ routes'.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,6 +41,9 @@ from shared.runtime.entrypoints import Handler, cached_services, finish, init_ph
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 RecordHandler = Callable[[db.UnitOfWork, RecordT, SQSRecord], None]
+# A handler that opens its own transactions (the webhook dispatcher: no transaction may stay open
+# while it waits on an HTTP request).
+OwnTransactions = Callable[[RecordT, SQSRecord], None]
 # Told of a refused record inside the transaction that logs it (e.g. intake keeps its own record).
 RefusedHandler = Callable[[db.UnitOfWork, SQSRecord, str], None]
 
@@ -75,24 +80,34 @@ def message_id(record: SQSRecord) -> str:
 
 def worker(
     function: str | catalog.FunctionSpec,
-    handle: RecordHandler[RecordT],
+    handle: RecordHandler[RecordT] | None,
     model: type[RecordT],
     *,
     source: str | None = None,
     on_refused: RefusedHandler | None = None,
     inbound_log: bool = True,
+    own_transactions: OwnTransactions[RecordT] | None = None,
+    parallel: int = 1,
 ) -> Handler:
     """The Lambda handler of a queue worker: each record's body parsed as ``model`` (JSON), then
     ``handle(uow, parsed, record)`` in that record's own transaction. ``source`` names the log's
     source (default: the function's name). ``on_refused`` runs in the transaction that logs a
     refused record (its metric is the worker's to add). ``inbound_log=False`` leaves processed
     records out of the inbound log, for a handler that dedupes on an id of its own (intake: the
-    event id), saving a round trip per record; refused records are still logged."""
+    event id), saving a round trip per record; refused records are still logged.
+
+    ``own_transactions`` (instead of ``handle``) is called as ``(parsed, record)`` outside any
+    transaction, for a handler that must not hold one open (it dedupes on its own). ``parallel``
+    handles up to that many records of a batch side by side, each in a thread of its own (with
+    its own connection), so that one slow record does not hold back the rest of its batch."""
+    if (handle is None) == (own_transactions is None):
+        raise TypeError("give a worker either handle or own_transactions")
     spec = spec_of(function)
     init_phase(spec)
     log_source = source or spec.function
     principal = Principal.system(spec.function)
     processor = BatchProcessor(event_type=EventType.SQS)
+    pool: list[ThreadPoolExecutor] = []
 
     def refuse(record: SQSRecord, reason: str) -> None:
         logger.warning(
@@ -123,6 +138,10 @@ def worker(
             refuse(record, f"the body does not fit {model.__name__}: {problems}")
             return
         try:
+            if own_transactions is not None:
+                own_transactions(parsed, record)
+                return
+            assert handle is not None
             with db.transaction(principal) as uow:
                 claimed = (
                     uow.execute(CLAIM, {"source": log_source, "message_id": message_id(record)}).fetchone()
@@ -145,9 +164,14 @@ def worker(
         outbox.take_committed()
         try:
             services(spec)
-            response = process_partial_response(
-                event=event, record_handler=on_record, processor=processor, context=context
-            )
+            if parallel > 1:
+                if not pool:  # kept across invocations: each thread keeps its connection
+                    pool.append(ThreadPoolExecutor(max_workers=parallel, thread_name_prefix=spec.function))
+                response = _side_by_side(event, on_record, pool[0])
+            else:
+                response = process_partial_response(
+                    event=event, record_handler=on_record, processor=processor, context=context
+                )
             failed = len(response["batchItemFailures"])
             if failed:
                 metrics.add_metric(name="InboundFailed", unit=MetricUnit.Count, value=failed)
@@ -156,6 +180,27 @@ def worker(
             finish(cached_services(spec), getattr(context, "aws_request_id", ""))
 
     return handler
+
+
+def _side_by_side(
+    event: dict[str, Any], on_record: Callable[[SQSRecord], None], pool: ThreadPoolExecutor
+) -> Any:
+    """The batch's records handled in the pool's threads; the same partial-batch response
+    as powertools' (the failed records' message ids). Each thread runs in a copy of this
+    invocation's context, so what its transactions commit reaches the finish step."""
+    records = [SQSRecord(raw) for raw in event.get("Records") or []]
+    failures: list[dict[str, str]] = []
+
+    def one(record: SQSRecord) -> None:
+        try:
+            on_record(record)
+        except Exception:
+            logger.exception("record failed", extra={"message_id": record.message_id})
+            failures.append({"itemIdentifier": record.message_id})
+
+    for future in [pool.submit(contextvars.copy_context().run, one, record) for record in records]:
+        future.result()
+    return {"batchItemFailures": failures}
 
 
 def purge(*, older_than_days: int = 14) -> int:

@@ -89,7 +89,7 @@ def _scope(principal: Principal) -> tuple[sql.Composable, dict[str, Any]]:
     return sql.SQL("tenant_id = %(scope_tenant)s"), {"scope_tenant": principal.tenant}
 
 
-def _model(row: dict[str, Any]) -> Webhook:
+def model_of(row: dict[str, Any]) -> Webhook:
     return Webhook.model_validate({**row, "event_types": list(row["event_types"] or [])})
 
 
@@ -135,7 +135,7 @@ def _log_change(
     )
 
 
-def _load(uow: UnitOfWork, principal: Principal, endpoint_id: str, *, lock: bool = False) -> Webhook:
+def load(uow: UnitOfWork, principal: Principal, endpoint_id: str, *, lock: bool = False) -> Webhook:
     try:
         wanted = UUID(endpoint_id)
     except ValueError:
@@ -147,7 +147,7 @@ def _load(uow: UnitOfWork, principal: Principal, endpoint_id: str, *, lock: bool
     row = uow.execute(query, {"id": wanted, **params}).fetchone()
     if row is None:
         raise NotFound(f"No webhook endpoint '{endpoint_id}'.")
-    return _model(row)
+    return model_of(row)
 
 
 def _check_version(endpoint: Webhook, if_match: int | None) -> None:
@@ -196,7 +196,7 @@ def create(
         },
     ).fetchone()
     assert row is not None  # INSERT ... RETURNING
-    created = _model(row)
+    created = model_of(row)
     _log_change(uow, principal, "create", None, created, correlation_id=correlation_id, now=now)
     return WebhookWithSecret(**created.model_dump(), secret=secret)
 
@@ -204,7 +204,7 @@ def create(
 def get(uow: UnitOfWork, principal: Principal, endpoint_id: str) -> Webhook:
     """One endpoint the principal may read; another tenant's (or no such) is NotFound."""
     principal.require_any(READERS, "read webhook endpoints")
-    return _load(uow, principal, endpoint_id)
+    return load(uow, principal, endpoint_id)
 
 
 def list_page(uow: UnitOfWork, principal: Principal, query: WebhookQuery) -> pagination.Page:
@@ -212,7 +212,7 @@ def list_page(uow: UnitOfWork, principal: Principal, query: WebhookQuery) -> pag
     principal.require_any(READERS, "read webhook endpoints")
     if query.tenant_id is not None and not principal.is_platform and query.tenant_id != principal.tenant:
         raise Forbidden("Only platform roles may list another tenant's webhook endpoints.")
-    filters = {"tenant_id": query.tenant_id, "state": query.state}
+    filters = {"tenant_id": query.tenant_id, "state": query.state, "failing": query.failing}
     fingerprint = pagination.query_fingerprint({"webhooks": principal.tenant, **filters})
     after = pagination.decode(query.cursor, fingerprint, pagination.IdPosition).id if query.cursor else None
     scope, params = _scope(principal)
@@ -221,6 +221,8 @@ def list_page(uow: UnitOfWork, principal: Principal, query: WebhookQuery) -> pag
         conditions.append(sql.SQL("tenant_id = %(tenant_id)s"))
     if query.state is not None:
         conditions.append(sql.SQL("state = %(state)s"))
+    if query.failing is not None:
+        conditions.append(sql.SQL("failing_since IS NOT NULL" if query.failing else "failing_since IS NULL"))
     if after is not None:
         conditions.append(sql.SQL("id < %(after)s"))
     statement = sql.SQL(
@@ -230,7 +232,7 @@ def list_page(uow: UnitOfWork, principal: Principal, query: WebhookQuery) -> pag
         statement,
         {**params, **filters, "after": after, "limit": query.limit + 1},
     ).fetchall()
-    items = [_model(row) for row in rows[: query.limit]]
+    items = [model_of(row) for row in rows[: query.limit]]
     return pagination.page(
         items,
         more=len(rows) > query.limit,
@@ -253,7 +255,7 @@ def update(
 ) -> Webhook:
     """Change the members given (a new URL is vetted as on create)."""
     principal.require_any(OWNERS, "change webhook endpoints")
-    before = _load(uow, principal, endpoint_id, lock=True)
+    before = load(uow, principal, endpoint_id, lock=True)
     _check_version(before, if_match)
     values: dict[str, Any] = {}
     if "url" in change.model_fields_set and change.url is not None:
@@ -271,7 +273,7 @@ def update(
     ).format(sets=sql.SQL(", ").join(sets), cols=sql.SQL(COLUMNS))
     row = uow.execute(statement, {**values, "id": before.id, "now": now, "actor": principal.sub}).fetchone()
     assert row is not None  # locked above
-    after = _model(row)
+    after = model_of(row)
     _log_change(uow, principal, "update", before, after, correlation_id=correlation_id, now=now)
     return after
 
@@ -288,7 +290,7 @@ def delete(
     """Remove the endpoint: nothing more is delivered to it (the configuration log keeps it).
     Returns it as it was."""
     principal.require_any(OWNERS, "delete webhook endpoints")
-    before = _load(uow, principal, endpoint_id, lock=True)
+    before = load(uow, principal, endpoint_id, lock=True)
     _check_version(before, if_match)
     uow.execute(DELETE, {"id": before.id})
     _log_change(uow, principal, "delete", before, None, correlation_id=correlation_id, now=now)
@@ -306,7 +308,7 @@ def rotate_secret(
     """A new signing secret (returned this once). For 24 hours the previous one signs too, and
     each delivery carries both signatures, so receivers can switch without missing one."""
     principal.require_any(OWNERS, "rotate webhook secrets")
-    before = _load(uow, principal, endpoint_id, lock=True)
+    before = load(uow, principal, endpoint_id, lock=True)
     secret = signing.new_secret()
     row = uow.execute(
         ROTATE,
@@ -320,7 +322,7 @@ def rotate_secret(
         },
     ).fetchone()
     assert row is not None  # locked above
-    after = _model(row)
+    after = model_of(row)
     _log_change(uow, principal, "rotate_secret", before, after, correlation_id=correlation_id, now=now)
     return WebhookWithSecret(**after.model_dump(), secret=secret)
 
@@ -340,7 +342,7 @@ def _set_state(
         SET_STATE, {"id": before.id, "state": state, "reason": reason, "now": now, "actor": principal.sub}
     ).fetchone()
     assert row is not None  # locked by the caller
-    after = _model(row)
+    after = model_of(row)
     _log_change(uow, principal, action, before, after, correlation_id=correlation_id, now=now)
     return after
 
@@ -357,7 +359,7 @@ def pause(
     """Its owner pauses it: deliveries wait (they are not dropped) until ``resume``. Pausing a
     paused endpoint changes nothing; a quarantined or disabled one stays as it is (409)."""
     principal.require_any(OWNERS, "pause webhook endpoints")
-    before = _load(uow, principal, endpoint_id, lock=True)
+    before = load(uow, principal, endpoint_id, lock=True)
     if before.state == "paused":
         return before
     if before.state != "enabled":
@@ -378,7 +380,7 @@ def quarantine(
 ) -> Webhook:
     """An operator stops deliveries to an endpoint (they wait), with a reason its owner sees."""
     principal.require_any(QUARANTINERS, "quarantine webhook endpoints")
-    before = _load(uow, principal, endpoint_id, lock=True)
+    before = load(uow, principal, endpoint_id, lock=True)
     if before.state == "quarantined" and before.state_reason == request.reason:
         return before
     return _set_state(
@@ -403,7 +405,7 @@ def resume(
 ) -> Webhook:
     """Its owner re-enables it, from paused, quarantined or disabled: waiting deliveries go out."""
     principal.require_any(OWNERS, "resume webhook endpoints")
-    before = _load(uow, principal, endpoint_id, lock=True)
+    before = load(uow, principal, endpoint_id, lock=True)
     if before.state == "enabled":
         return before
     return _set_state(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.kernel.text import TEXT_NOTE, drop_null_defaults, free_text, required_text, trimmed
 from shared.tickets.models import Cursor, TenantId
@@ -168,5 +168,103 @@ class WebhookPage(BaseModel):
 class WebhookQuery(BaseModel):
     tenant_id: str | None = None
     state: State | None = None
+    failing: bool | None = None
     limit: int = 50
     cursor: str | None = None
+
+
+# ---- deliveries, attempts, replays ---------------------------------------------------------------
+
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+Trigger = Literal["scheduled", "retry", "replay", "redrive", "resume"]
+AttemptOutcome = Literal["succeeded", "failed", "throttled", "gone", "refused"]
+
+
+class Attempt(BaseModel):
+    """One attempt: what came back, or why nothing did."""
+
+    at: datetime
+    trigger: Trigger = Field(
+        description="scheduled (the first attempt and the retry schedule's), retry (POST .../retry),"
+        " replay, redrive (from the dead-letter queue) or resume (waiting for the endpoint)."
+    )
+    outcome: AttemptOutcome = Field(
+        description="succeeded (2xx); failed; throttled (429, 502, 503, 504: Retry-After honoured);"
+        " gone (410: the endpoint is disabled); refused (the URL's address is not allowed now)."
+    )
+    status: int | None = Field(description="The response's HTTP status; null when no response came.")
+    latency_ms: int | None
+    response_body: str | None = Field(description="The first 1 KB of the response body.")
+    error: str | None = Field(description="Why no response came (timeout, connection, TLS, address).")
+
+
+class Delivery(BaseModel):
+    """One message to one endpoint, with its attempts (newest delivery first in the log)."""
+
+    id: UUID
+    webhook_id: UUID
+    msg_id: str = Field(description="The webhook-id header: the same on every attempt, retry and replay.")
+    event_type: str
+    event_id: UUID | None = Field(description="The service event it carries (none for webhook.test).")
+    ticket_id: UUID | None
+    status: DeliveryStatus = Field(
+        description="pending (an attempt is due at next_attempt_at, or, with waiting, the endpoint is"
+        " not enabled), succeeded, or failed (its retries are exhausted: it is on the webhook DLQ)."
+    )
+    waiting: bool = Field(
+        description="Pending until its endpoint is resumed (paused, quarantined, disabled)."
+    )
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status: int | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: list[Attempt] = Field(description="Its attempts, oldest first (the last 50).")
+
+
+class DeliveryWithBody(Delivery):
+    """One delivery as ``GET .../deliveries/{id}`` shows it: with the body every attempt sends."""
+
+    body: dict[str, Any] = Field(description='What is POSTed: {"type", "timestamp", "data"}.')
+
+
+class DeliveryPage(BaseModel):
+    items: list[Delivery]
+    next_cursor: Cursor | None
+
+
+class DeliveryQuery(BaseModel):
+    status: DeliveryStatus | None = None
+    event_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+class ReplayRequest(BaseModel):
+    """Send again an endpoint's deliveries made in [since, until), optionally only of one status."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
+
+    since: AwareDatetime = Field(description="From this instant (inclusive): when the deliveries were made.")
+    until: AwareDatetime | None = Field(default=None, description="To this instant (exclusive); default now.")
+    status: DeliveryStatus | None = Field(default=None, description="Only deliveries in this status.")
+
+
+class ReplayJob(BaseModel):
+    """A replay's progress."""
+
+    id: UUID
+    webhook_id: UUID
+    since: datetime
+    until: datetime
+    status: DeliveryStatus | None = Field(description="The status filter, if one was given.")
+    state: Literal["queued", "running", "completed"]
+    total: int = Field(description="How many deliveries matched when the job was made.")
+    replayed: int = Field(description="How many have been sent again so far.")
+    created_at: datetime
+    created_by: str
+    started_at: datetime | None
+    completed_at: datetime | None

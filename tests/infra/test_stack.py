@@ -19,6 +19,7 @@ from shared.runtime.catalog import (
     Queue,
     WebhookConfig,
     all_function_names,
+    all_specs,
 )
 from tests.infra.conftest import Synth, grants, of_type, rendered, role_statements
 
@@ -212,11 +213,12 @@ def test_each_function_logs_where_the_runbook_looks(resources: Resources) -> Non
 
 
 def test_webhook_urls_are_https_and_public_only_in_aws(resources: Resources) -> None:
-    """The functions that set webhook URLs are told to require https and allow no loopback host
-    (the allow-list is the local stack's and the tests'); no other function is told anything."""
+    """The functions that set webhook URLs, and the dispatcher that vets them again at each
+    delivery, are told to require https and allow no loopback host (the allow-list is the local
+    stack's and the tests'); no other function is told anything."""
     functions = functions_by_name(resources)
-    declaring = {r.function for r in ROUTES if r.settings.declared(WebhookConfig)}
-    assert declaring >= {"create_webhook", "update_webhook"}
+    declaring = {spec.function for spec in all_specs() if spec.settings.declared(WebhookConfig)}
+    assert declaring >= {"create_webhook", "update_webhook", "webhook_dispatch"}
     for name, fn in functions.items():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
         if name in declaring:

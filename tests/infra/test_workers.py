@@ -17,6 +17,7 @@ from shared.runtime.catalog import (
     ROUTES,
     SCHEDULED,
     SLA_TIMER,
+    WEBHOOK_DISPATCH,
     WORKERS,
     Bucket,
     BusRule,
@@ -52,9 +53,10 @@ FAKE = QueueWorker(
     ),
     settings=FunctionSettings(memory_mb=256, timeout_s=20),
 )
-# The stack's workers: the stand-in, and the SLA timer (every function that changes tickets, and
-# the SLA operators, send to its queue).
-STACK_WORKERS = (FAKE, next(w for w in WORKERS if w.function == SLA_TIMER))
+# The stack's workers: the stand-in, the SLA timer (every function that changes tickets, and the
+# SLA operators, send to its queue) and the webhook dispatcher (every function that publishes to
+# the bus copies events to its queue).
+STACK_WORKERS = (FAKE, *(w for w in WORKERS if w.function in (SLA_TIMER, WEBHOOK_DISPATCH)))
 
 
 def _fits(spec: FunctionSpec) -> bool:

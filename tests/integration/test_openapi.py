@@ -22,7 +22,13 @@ from tests.integration.conftest import ADMIN, ALICE, OPS, create_ticket
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 PROBLEM_REF = "#/components/schemas/Problem"
 # POST routes that take no body (the door still refuses one it cannot read: 400, 413, 415).
-WITHOUT_BODY = {"rotate_integration_key", "rotate_webhook_secret", "resume_webhook"}
+WITHOUT_BODY = {
+    "rotate_integration_key",
+    "rotate_webhook_secret",
+    "resume_webhook",
+    "test_webhook",
+    "retry_webhook_delivery",
+}
 # Statuses POST /v2/enqueue answers in PagerDuty's shape, not as problems.
 PAGERDUTY_STATUSES = {"400": "PagerDutyError", "429": "PagerDutyError"}
 LIST_FILTERS = ("state", "priority", "kind", "category", "sla_status")
