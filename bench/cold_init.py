@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if warning:
         print(warning)
-    from moto import mock_aws
+    from bench.create_ticket import offline_event_bus
 
-    with mock_aws():  # the create's publish goes to moto; the timed processes publish nothing
+    with offline_event_bus("in-process"):  # the create's publish goes to moto; the timed ones publish nothing
         key = seed(admin_url)
     trees = {"handler": common.ROOT}
     trees.update({f"handler of {t}": t.resolve() for t in args.tree or []})
