@@ -65,6 +65,7 @@ def problem_template(status: int, title: str) -> str:
 # costs four (function, role, log group, invoke permission). docs/decisions.md.
 ROUTE_GROUPS: dict[str, str] = {
     "tickets": "Tickets",
+    "me": "Tickets",
     "intake": "Intake",
     "v2": "Intake",
     "integrations": "Intake",

@@ -50,6 +50,12 @@ def _scope_key(tenant: str | None, sub: str, is_platform: bool) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def scope_key(tenant: str | None, sub: str, is_platform: bool) -> str:
+    """The scope key of the principal with these claims (``Principal.scope_key``), for state kept
+    per person that the service reads on their behalf (notification preferences)."""
+    return _scope_key(tenant, sub, is_platform)
+
+
 def is_tenant_id(value: object) -> bool:
     return isinstance(value, str) and _TENANT_ID.fullmatch(value) is not None
 
