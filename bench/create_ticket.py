@@ -164,10 +164,17 @@ def _empty_worker_queues() -> None:
     from shared import aws
     from shared.runtime.catalog import WORKERS, queue_env
 
+    sqs = aws.client("sqs")
     for worker in WORKERS:
         url = os.environ.get(queue_env(worker.function))
-        if url:
-            aws.client("sqs").purge_queue(QueueUrl=url)
+        while url:  # (PurgeQueue is allowed once a minute)
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                break
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
 
 
 def run_raw(start: int, n: int, *, pipelined: bool = False) -> float:

@@ -44,6 +44,12 @@ class StackSettings:
     # Intake: AWS account id → tenant, for AWS's own events; flap protection's reopen window.
     account_tenants: dict[str, str] = field(default_factory=dict)
     intake_reopen_window_minutes: int = 10
+    # E-mail notifications: the SES identity (a domain, verified through its DNS records once
+    # deployed), the From address in it, and the domain of the reply addresses (the From domain's
+    # unless given; the e-mail intake receives there).
+    email_domain: str = "mail.platform.example.com"
+    email_from_address: str = "ticketing@mail.platform.example.com"
+    email_reply_domain: str | None = None
 
     @classmethod
     def from_context(cls, node: Node) -> StackSettings:
@@ -71,6 +77,7 @@ class StackSettings:
             function_name_prefix=_optional(get("functionNamePrefix")) or "ticketing",
             account_tenants=_account_tenants(get("accountTenants", {})),
             intake_reopen_window_minutes=_minutes(get("intakeReopenWindowMinutes", 10)),
+            **_email(get("emailDomain"), get("emailFromAddress"), get("emailReplyDomain")),
         )
 
 
@@ -90,6 +97,25 @@ def _account_tenants(value: Any) -> dict[str, str]:
                 f"context 'accountTenants': {account!r} → {tenant!r} is not account id → tenant id"
             )
     return {str(k): v for k, v in value.items()}
+
+
+def _email(domain: Any, from_address: Any, reply_domain: Any) -> dict[str, Any]:
+    """``emailDomain``, ``emailFromAddress`` (in that domain), ``emailReplyDomain`` (optional)."""
+    found: dict[str, Any] = {}
+    domain, from_address = _optional(domain), _optional(from_address)
+    if domain is not None:
+        found["email_domain"] = domain
+    if from_address is not None:
+        found["email_from_address"] = from_address
+    checked_domain = found.get("email_domain", StackSettings.email_domain)
+    checked_from = found.get("email_from_address", StackSettings.email_from_address)
+    if not checked_from.endswith(f"@{checked_domain}"):
+        raise ValueError(
+            f"context 'emailFromAddress' {checked_from!r} must be an address of"
+            f" 'emailDomain' {checked_domain!r}"
+        )
+    found["email_reply_domain"] = _optional(reply_domain)
+    return found
 
 
 def _minutes(value: Any) -> int:

@@ -40,6 +40,17 @@ class DeadLetterSource:
     function: TicketingFunction | None = None
 
 
+@dataclass(frozen=True)
+class EmailSending:
+    """Where e-mail is sent from (``infra.email``)."""
+
+    from_address: str
+    identity_arn: str
+    configuration_set: str
+    configuration_set_arn: str
+    reply_domain: str | None = None
+
+
 @dataclass
 class ResourceContext:
     """Everything a declaration may refer to, filled in as the stack builds it."""
@@ -50,7 +61,7 @@ class ResourceContext:
     queues: dict[str, sqs.IQueue] = field(default_factory=dict)  # worker function → its queue
     buckets: dict[str, s3.IBucket] = field(default_factory=dict)
     secrets: dict[str, secretsmanager.ISecret] = field(default_factory=dict)
-    email_identity: tuple[str, str] | None = None  # (from address, identity ARN)
+    email: EmailSending | None = None
     dead_letters: list[DeadLetterSource] = field(default_factory=list)
     account_tenants: dict[str, str] = field(default_factory=dict)
     intake_reopen_window_minutes: int = 10
@@ -131,12 +142,21 @@ def _bucket(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceCont
 
 
 def _email(resource: catalog.Resource, fn: TicketingFunction, ctx: ResourceContext) -> None:
-    if ctx.email_identity is None:
+    if ctx.email is None:
         raise UnknownResource("a function declares Email, but the stack has no SES identity")
-    address, identity_arn = ctx.email_identity
-    _env(fn, SES_FROM_ADDRESS=address, SES_IDENTITY_ARN=identity_arn)
+    email = ctx.email
+    _env(
+        fn,
+        SES_FROM_ADDRESS=email.from_address,
+        SES_IDENTITY_ARN=email.identity_arn,
+        SES_CONFIGURATION_SET=email.configuration_set,
+        EMAIL_REPLY_DOMAIN=email.reply_domain or "",
+    )
+    # Raw messages only, from this identity, through this configuration set (SES authorizes both).
     fn.role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["ses:SendEmail", "ses:SendRawEmail"], resources=[identity_arn])
+        iam.PolicyStatement(
+            actions=["ses:SendRawEmail"], resources=[email.identity_arn, email.configuration_set_arn]
+        )
     )
 
 

@@ -19,6 +19,7 @@ from infra.api import Api
 from infra.assets import AssetBuilder
 from infra.config import StackSettings
 from infra.database import Database
+from infra.email import Email
 from infra.events import Schedules, TicketBus
 from infra.functions import ARCHITECTURE, RUNTIME, SERVICE_NAME, FunctionContext, TicketingFunction
 from infra.migrations import Migrations
@@ -26,9 +27,10 @@ from infra.monitoring import Monitoring, Watched
 from infra.network import Network
 from infra.operators import Operators
 from infra.queues import QueueWorkers
-from infra.resources import DeadLetterSource, ResourceContext, bind
+from infra.resources import DeadLetterSource, EmailSending, ResourceContext, bind
 from infra.storage import Storage
 from shared.runtime.catalog import (
+    EMAIL_FEEDBACK,
     OPERATORS,
     ROUTES,
     SCHEDULED,
@@ -116,6 +118,14 @@ class TicketingStack(cdk.Stack):
         dead_letters += [
             DeadLetterSource(name=w.worker.function, dlq=w.dlq, queue=w.queue) for w in self.workers.workers
         ]
+        feedback = next((w for w in self.workers.workers if w.worker.function == EMAIL_FEEDBACK), None)
+        self.email = Email(
+            self,
+            "Email",
+            domain=settings.email_domain,
+            from_address=settings.email_from_address,
+            feedback_queue=feedback.queue if feedback is not None else None,
+        )
         resources = ResourceContext(
             database=self.database,
             bus=self.events.bus,
@@ -125,6 +135,13 @@ class TicketingStack(cdk.Stack):
             dead_letters=dead_letters,
             account_tenants=settings.account_tenants,
             intake_reopen_window_minutes=settings.intake_reopen_window_minutes,
+            email=EmailSending(
+                from_address=settings.email_from_address,
+                identity_arn=self.email.identity_arn,
+                configuration_set=self.email.configuration_set.configuration_set_name,
+                configuration_set_arn=self.email.configuration_set_arn,
+                reply_domain=settings.email_reply_domain,
+            ),
         )
         specs: list[tuple[FunctionSpec, TicketingFunction]] = [
             *((r, self.api.functions[r.function]) for r in routes),

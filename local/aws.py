@@ -53,6 +53,9 @@ class LocalAws:
     worker_queue_urls: dict[str, str] = field(default_factory=dict)
     dead_letter_queues: list[dict[str, str]] = field(default_factory=list)
     buckets: dict[str, str] = field(default_factory=dict)
+    email_from_address: str = ""
+    email_identity_arn: str = ""
+    email_feedback_topic_arn: str = ""
 
     def stop(self) -> None:
         self.server.stop()
@@ -172,6 +175,22 @@ def start(*, bus_name: str, event_source: str) -> LocalAws:
                 pattern=pattern,
                 url=url,
             )
+    # E-mail: moto's SES, the From address's domain verified (as cdk.json names it), and the
+    # feedback topic the email_feedback worker's queue subscribes to (locally SES reports no
+    # bounces: publish one to the topic to try it, runbook "E-mail notifications").
+    context = cdk_context()
+    domain = str(context.get("emailDomain") or "mail.platform.example.com")
+    aws.email_from_address = str(context.get("emailFromAddress") or f"ticketing@{domain}")
+    _client("ses", endpoint).verify_domain_identity(Domain=domain)
+    aws.email_identity_arn = f"arn:aws:ses:{REGION}:123456789012:identity/{domain}"
+    feedback_url = aws.worker_queue_urls.get(catalog.EMAIL_FEEDBACK)
+    if feedback_url:
+        sns = _client("sns", endpoint)
+        aws.email_feedback_topic_arn = sns.create_topic(Name="ticketing-local-ses-feedback")["TopicArn"]
+        feedback_arn = sqs.get_queue_attributes(QueueUrl=feedback_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=aws.email_feedback_topic_arn, Protocol="sqs", Endpoint=feedback_arn)
     s3 = _client("s3", endpoint)
     for bucket in ("attachments",):
         physical = f"ticketing-local-{bucket}"
@@ -210,6 +229,10 @@ def declared_env(aws: LocalAws) -> dict[str, str]:
     # Webhooks may go to receivers on this machine (plain http on loopback); in AWS never.
     env["WEBHOOK_REQUIRE_HTTPS"] = os.environ.get("WEBHOOK_REQUIRE_HTTPS", "false")
     env["WEBHOOK_ALLOW_LOOPBACK"] = os.environ.get("WEBHOOK_ALLOW_LOOPBACK", "127.0.0.1,localhost,::1")
+    env["SES_FROM_ADDRESS"] = aws.email_from_address
+    env["SES_IDENTITY_ARN"] = aws.email_identity_arn
+    env["SES_CONFIGURATION_SET"] = ""  # moto's SES reports no bounces: nothing to route
+    env["EMAIL_REPLY_DOMAIN"] = str(context.get("emailReplyDomain") or "")
     if os.environ.get("WEBHOOK_RETRY_SCHEDULE"):  # e.g. "1,2,4" to watch retries run out in seconds
         env["WEBHOOK_RETRY_SCHEDULE"] = os.environ["WEBHOOK_RETRY_SCHEDULE"]
     return env

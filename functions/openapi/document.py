@@ -146,6 +146,7 @@ def _finish(doc: dict[str, Any]) -> dict[str, Any]:
     - no 422 ``HTTPValidationError`` (powertools' own error body) where a route declared no 422 of
       its own: this API answers validation errors with a Problem, and routes without a body have
       no 422 to answer;
+    - a 204 without content (powertools gives every response the function's return type);
     - responses in the order of their status codes.
     """
     for path_item in doc.get("paths", {}).values():
@@ -164,6 +165,8 @@ def _finish(doc: dict[str, Any]) -> dict[str, Any]:
             responses = operation.get("responses", {})
             if "HTTPValidationError" in json.dumps(responses.get("422", {})):
                 del responses["422"]
+            if "204" in responses:  # No Content: powertools documents the return annotation anyway
+                responses["204"].pop("content", None)
             operation["responses"] = dict(sorted(responses.items()))
     schemas = doc.get("components", {}).get("schemas", {})
     for name in _POWERTOOLS_VALIDATION_SCHEMAS:

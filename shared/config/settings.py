@@ -125,8 +125,19 @@ class WebhookSettings(EnvSettings):
 
 
 class EmailSettings(EnvSettings):
-    ses_from_address: str = Field(min_length=3)
+    """Sending e-mail with SES: from which address (a verified identity), through which
+    configuration set (its bounces and complaints come back through SNS), and the domain of the
+    per-message reply addresses (``reply+<token>@<domain>``; the from address's by default)."""
+
+    ses_from_address: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
     ses_identity_arn: str = Field(min_length=1)
+    ses_configuration_set: str = ""
+    email_reply_domain: str = ""
+    email_sender_name: str = "Ticketing"
+
+    @property
+    def reply_domain(self) -> str:
+        return self.email_reply_domain or self.ses_from_address.rsplit("@", 1)[1]
 
 
 class DeadLetterQueue(BaseModel):

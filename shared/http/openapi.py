@@ -206,6 +206,11 @@ WebhookFailingQuery = Annotated[
         " first to look at when deliveries fail; false: only the others."
     ),
 ]
+WatcherSubjectQuery = Annotated[
+    Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    | SkipJsonSchema[None],
+    Query(description="Someone else's watch to remove (platform roles); the caller's when left out."),
+]
 IntegrationStatusQuery = Annotated[
     Literal["active", "revoked"] | SkipJsonSchema[None],
     Query(description="Only active integrations (their keys are accepted), or only revoked ones."),

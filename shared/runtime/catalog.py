@@ -84,10 +84,11 @@ class Bucket(Resource):
 
 @dataclass(frozen=True)
 class Email(Resource):
-    """Sending e-mail with SES from the configured identity."""
+    """Sending e-mail with SES from the configured identity, through its configuration set (raw
+    messages only), with reply addresses in the configured domain."""
 
     def env_names(self) -> tuple[str, ...]:
-        return ("SES_FROM_ADDRESS", "SES_IDENTITY_ARN")
+        return ("SES_FROM_ADDRESS", "SES_IDENTITY_ARN", "SES_CONFIGURATION_SET", "EMAIL_REPLY_DOMAIN")
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,13 @@ SLA_TIMER_QUEUE = Queue(worker=SLA_TIMER)
 # relay), and the dispatcher sends itself each delivery's attempts (delayed up to 15 minutes).
 WEBHOOK_DISPATCH = "webhook_dispatch"
 WEBHOOK_QUEUE = Queue(worker=WEBHOOK_DISPATCH)
+# The e-mail notifications: the notify worker (its queue fed by a rule on the ticket bus) and the
+# SES feedback worker (its queue subscribed to the configuration set's bounce and complaint topic:
+# infra/email.py, local/aws.py).
+NOTIFY = "notify"
+EMAIL_FEEDBACK = "email_feedback"
+# The source of the service's own events on the ticket bus (infra.functions.SERVICE_NAME).
+SERVICE_EVENT_SOURCE = "ticketing"
 # Publishing to the ticket bus: EventBridge, and the webhook queue's copy.
 BUS: tuple[Resource, ...] = (EventBus(), WEBHOOK_QUEUE)
 
@@ -376,6 +384,42 @@ ROUTES: tuple[Route, ...] = (
         function="list_occurrences",
         summary="A ticket's occurrence log",
         settings=_READ,
+    ),
+    # Watchers and notification preferences (issue 12 §6): the e-mails the notify worker sends.
+    Route(
+        method="GET",
+        path="/tickets/{ticket_id}/watchers",
+        function="list_watchers",
+        summary="A ticket's watchers",
+        settings=_READ,
+    ),
+    Route(
+        method="POST",
+        path="/tickets/{ticket_id}/watchers",
+        function="add_watcher",
+        summary="Watch a ticket",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="DELETE",
+        path="/tickets/{ticket_id}/watchers",
+        function="remove_watcher",
+        summary="Stop watching a ticket",
+        settings=_CONFIGURE,
+    ),
+    Route(
+        method="GET",
+        path="/me/notification-preferences",
+        function="get_notification_preferences",
+        summary="Your e-mail notification preferences",
+        settings=_READ,
+    ),
+    Route(
+        method="PUT",
+        path="/me/notification-preferences",
+        function="put_notification_preferences",
+        summary="Replace your e-mail notification preferences",
+        settings=_CONFIGURE,
     ),
     Route(
         method="GET",
@@ -915,6 +959,63 @@ WORKERS: tuple[QueueWorker, ...] = (
         ),
         output="WebhookDispatchFunctionName",
     ),
+    QueueWorker(
+        function=NOTIFY,
+        summary="E-mail the requester, assignee and watchers of a ticket about its events (SES)",
+        settings=FunctionSettings(memory_mb=512, timeout_s=60, resources=(Database(), Email())),
+        batch_size=10,
+        max_receive_count=5,
+        rules=(
+            BusRule(
+                id="TicketEvents",
+                bus="ticket",
+                pattern={
+                    "source": [SERVICE_EVENT_SOURCE],
+                    "detail-type": [
+                        "Ticket Created",
+                        "Ticket Comment Added",
+                        "Ticket State Changed",
+                        "SLA At Risk",
+                        "SLA Breached",
+                        "Webhook Endpoint Disabled",
+                    ],
+                },
+            ),
+        ),
+        lag_alarm=QueueAgeAlarm(
+            id="NotifyLag",
+            seconds=600,
+            description="The oldest ticket event waiting for e-mail is older than 10 minutes for 15 minutes:"
+            " notifications are late (runbook: E-mail Failures).",
+        ),
+        alarms=(
+            MetricAlarm(
+                id="EmailsFailed",
+                metric="EmailsFailed",
+                threshold=1,
+                statistic="Sum",
+                description="SES refused notification e-mails (runbook: E-mail Failures).",
+            ),
+        ),
+        errors_alarm=ErrorsAlarm(
+            id="NotifyErrors",
+            description="The notify worker raised errors: events are retried and may reach its DLQ"
+            " (runbook: E-mail Failures).",
+        ),
+        output="NotifyFunctionName",
+    ),
+    QueueWorker(
+        function=EMAIL_FEEDBACK,
+        summary="Suppress the addresses SES reports as bouncing or complaining",
+        settings=FunctionSettings(memory_mb=256, timeout_s=30, resources=(Database(),)),
+        batch_size=10,
+        max_receive_count=5,
+        errors_alarm=ErrorsAlarm(
+            id="EmailFeedbackErrors",
+            description="The SES feedback worker raised errors (runbook: E-mail Failures).",
+        ),
+        output="EmailFeedbackFunctionName",
+    ),
 )
 
 # Functions only operators invoke, under fixed names (runbook.md).
@@ -961,6 +1062,15 @@ OPERATORS: tuple[OperatorFunction, ...] = (
             id="SlaRepairErrors", description="The SLA repair raised errors (runbook: SLA repair)."
         ),
         output="SlaRepairFunctionName",
+    ),
+    OperatorFunction(
+        function="sent_emails",
+        name="sent-emails",
+        summary="The notification e-mails sent (ids, recipients, statuses, SES Message-IDs; never content)",
+        settings=FunctionSettings(
+            memory_mb=256, timeout_s=30, reserved_concurrency=1, resources=(Database(),)
+        ),
+        output="SentEmailsFunctionName",
     ),
 )
 

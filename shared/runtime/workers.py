@@ -157,6 +157,11 @@ def worker(
                 handle(uow, parsed, record)
         except Refused as exc:
             refuse(record, str(exc))
+        except Exception:
+            # The record fails alone (SQS redelivers it); its error is logged here, as powertools'
+            # batch processor keeps it to itself.
+            logger.exception("record failed", extra={"source": log_source, "message_id": record.message_id})
+            raise
 
     @logger.inject_lambda_context(clear_state=True)
     @tracer.capture_lambda_handler
@@ -194,8 +199,7 @@ def _side_by_side(
     def one(record: SQSRecord) -> None:
         try:
             on_record(record)
-        except Exception:
-            logger.exception("record failed", extra={"message_id": record.message_id})
+        except Exception:  # logged by on_record
             failures.append({"itemIdentifier": record.message_id})
 
     for future in [pool.submit(contextvars.copy_context().run, one, record) for record in records]:

@@ -220,3 +220,54 @@ def test_put_events_open_incidents_through_the_intake_worker(stack: Stack, aws: 
     job, alarm = found[f"job:{marker}"], found[alarm_arn]
     assert (job["tenant_id"], job["category"], job["priority"]) == ("acme", "pipeline_failure", "high")
     assert alarm["visibility"] == "platform_only" and alarm["title"].startswith(f"e2e-{marker}")
+
+
+def test_emails_go_out_through_local_ses_and_a_bounce_suppresses_the_address(
+    stack: Stack, aws: Aws, call: Any, tmp_path: Path
+) -> None:
+    """Issue 12 §6 on ``make run``: a requester with an address gets the confirmation (moto's SES,
+    listed by the sent-emails operator with the Message-ID SES used); a bounce published to the
+    local feedback topic with the CLI suppresses the address, and the next e-mail is held back."""
+    tenant = f"mail-{uuid.uuid4().hex[:8]}"
+    address = f"requester@{tenant}.example"
+    user = stack.token("alice", tenant=tenant, roles="tenant_user")
+    saved = call("PUT", "/me/notification-preferences", user, json={"email": address, "opt_out": []})
+    assert saved.status_code == 200, saved.text
+
+    def sent_for(key: str) -> list[dict[str, Any]]:
+        out = tmp_path / f"{key}.json"
+        started = time.monotonic()
+        while time.monotonic() - started < 20:
+            answer = aws(
+                "lambda",
+                "invoke",
+                "--function-name",
+                "ticketing-sent-emails",
+                "--payload",
+                json.dumps({"ticket": key}),
+                str(out),
+            )
+            assert "FunctionError" not in answer, answer
+            messages: list[dict[str, Any]] = json.loads(out.read_text())["messages"]
+            if messages:
+                return messages
+            time.sleep(0.3)
+        raise AssertionError(stack.console_tail())
+
+    body = {"title": "orders late", "category": "pipeline_failure", "priority": "high"}
+    first = call("POST", "/tickets", user, json=body).json()
+    (message,) = sent_for(first["key"])
+    assert message["recipient"] == address and message["status"] == "sent"
+    assert message["event_type"] == "ticket.created" and message["message_id_header"].endswith(
+        "amazonses.com>"
+    )
+    bounce = {
+        "notificationType": "Bounce",
+        "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": address}]},
+    }
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:ticketing-local-ses-feedback"
+    aws("sns", "publish", "--topic-arn", topic, "--message", json.dumps(bounce))
+    time.sleep(1.5)  # the feedback worker's poll
+    second = call("POST", "/tickets", user, json=body).json()
+    (held,) = sent_for(second["key"])
+    assert held["status"] == "suppressed" and held["ses_message_id"] is None

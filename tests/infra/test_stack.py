@@ -490,7 +490,11 @@ def alarms(resources: Resources) -> list[dict[str, Any]]:
 
 def test_every_failure_class_has_an_alarm_to_the_topic(resources: Resources) -> None:
     logical = function_logical_ids(resources)
-    (topic_id,) = of_type(resources, "AWS::SNS::Topic")
+    (topic_id,) = (
+        name
+        for name, topic in of_type(resources, "AWS::SNS::Topic").items()
+        if topic["Properties"].get("DisplayName") == "Ticketing alarms"
+    )
     found = alarms(resources)
     for alarm in found:
         assert [ref_id(a) for a in alarm["AlarmActions"]] == [topic_id]
@@ -567,3 +571,53 @@ def test_outputs_have_stable_names(synth: Synth) -> None:
     for name in OUTPUT_NAMES:
         assert name in outputs, name
         assert "Export" not in outputs[name], name
+
+
+def test_email_goes_out_of_one_identity_and_its_bounces_come_back_to_the_feedback_worker(
+    resources: Resources,
+) -> None:
+    """SES sends from the cdk.json domain through a configuration set whose bounces and complaints
+    go to an encrypted SNS topic, subscribed by the email_feedback worker's queue; the notify
+    worker alone may send, raw messages only, from that identity and configuration set."""
+    (identity,) = of_type(resources, "AWS::SES::EmailIdentity").values()
+    assert identity["Properties"]["EmailIdentity"] == "mail.platform.example.com"
+    (config_set_id,) = of_type(resources, "AWS::SES::ConfigurationSet")
+    (destination,) = of_type(resources, "AWS::SES::ConfigurationSetEventDestination").values()
+    props = destination["Properties"]
+    assert ref_id(props["ConfigurationSetName"]) == config_set_id
+    assert sorted(props["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    topic_id = ref_id(props["EventDestination"]["SnsDestination"]["TopicARN"])
+    topic = resources[topic_id]["Properties"]
+    assert topic.get("KmsMasterKeyId"), "the feedback topic is encrypted"
+    (subscription,) = [
+        s["Properties"]
+        for s in of_type(resources, "AWS::SNS::Subscription").values()
+        if ref_id(s["Properties"]["TopicArn"]) == topic_id
+    ]
+    assert subscription["Protocol"] == "sqs"
+    functions = functions_by_name(resources)
+    feedback_source = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_logical_ids(resources)["email_feedback"]}
+    ]
+    assert feedback_source and feedback_source[0]["EventSourceArn"] == subscription["Endpoint"]
+    senders = set()
+    for name, fn in functions.items():
+        statements = role_statements(resources, ref_id(fn["Properties"]["Role"]))
+        ses_statements = [
+            st for st in statements if any(str(a).startswith("ses:") for a in _listed(st["Action"]))
+        ]
+        if ses_statements:
+            senders.add(name)
+            (statement,) = ses_statements
+            assert _listed(statement["Action"]) == ["ses:SendRawEmail"]
+            assert len(_listed(statement["Resource"])) == 2  # the identity and the configuration set
+            env = fn["Properties"]["Environment"]["Variables"]
+            assert env["SES_FROM_ADDRESS"] == "ticketing@mail.platform.example.com"
+            assert ref_id(env["SES_CONFIGURATION_SET"]) == config_set_id
+    assert senders == {"notify"}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
