@@ -39,7 +39,7 @@ PARALLEL = 10
 # How long an attempt waits in its thread for one of its endpoint's slots before going back on the
 # queue (for a few seconds), and how often it looks.
 SLOT_WAIT_S = 1.0
-SLOT_POLL_S = 0.02
+SLOT_POLL_S = 0.005
 
 
 class DispatchMessage(BaseModel):

@@ -536,14 +536,18 @@ def finish(
         COUNT_ATTEMPT,
         {"id": planned.delivery_id, "at": started, "status": status, "error": error, "now": now},
     ).fetchone()
-    endpoint = uow.execute(ENDPOINT_HEALTH, {"id": planned.endpoint_id}).fetchone()
-    if counted is None or endpoint is None:
-        return Result(kind)  # deleted meanwhile
+    if counted is None:
+        return Result(kind)  # deleted meanwhile (with its endpoint)
     current = counted["generation"] == planned.generation and counted["status"] == "pending"
     if kind == "succeeded":
+        # No lock on the endpoint (its other attempts claim slots under it): the update touches
+        # the row only when it was failing.
         uow.execute(ENDPOINT_SUCCEEDED, {"id": planned.endpoint_id})
         if current:
             _settle(uow, planned.delivery_id, "succeeded", now=now)
+        return Result(kind)
+    endpoint = uow.execute(ENDPOINT_HEALTH, {"id": planned.endpoint_id}).fetchone()
+    if endpoint is None:
         return Result(kind)
     failing = uow.execute(ENDPOINT_FAILED, {"id": planned.endpoint_id, "at": started}).fetchone()
     failing_since = failing["failing_since"] if failing else started
