@@ -57,6 +57,7 @@ class Database(Construct):
         )  # fmt: skip
         port = ec2.Port.tcp(DB_PORT)
         self._allow(network.lambda_sg, self.proxy_sg, port, "Lambdas to RDS Proxy")
+        self.proxy_sg.add_ingress_rule(network.egress_sg, port, "Internet-reaching Lambdas to RDS Proxy")
         # Proxy -> DB SG is added by the proxy construct itself (on the instance's port).
         self._allow(self.admin_sg, self.db_sg, port, "Migrations and rotation to PostgreSQL")
         network.allow_endpoints_from(self.admin_sg)

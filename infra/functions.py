@@ -24,6 +24,7 @@ from constructs import Construct
 from infra.assets import AssetBuilder
 from infra.nag import acknowledge
 from infra.network import Network
+from shared.runtime import catalog
 from shared.runtime.catalog import FunctionSettings
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -158,10 +159,13 @@ class TicketingFunction(Construct):
                 iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=list(ENI_ACTIONS), resources=["*"])
             )
             acknowledge(self.role, "IAM5[Resource::*]", f"{ENI_REASON} {XRAY_REASON}")
+            online = bool(settings.declared(catalog.Internet))
             vpc_props = {
                 "vpc": context.network.vpc,
-                "vpc_subnets": context.network.app_subnets,
-                "security_groups": [security_group or context.network.lambda_sg],
+                "vpc_subnets": context.network.egress_subnets if online else context.network.app_subnets,
+                "security_groups": [
+                    security_group or (context.network.egress_sg if online else context.network.lambda_sg)
+                ],
             }
         else:
             acknowledge(self.role, "IAM5[Resource::*]", XRAY_REASON)

@@ -1,7 +1,10 @@
-"""The VPC: isolated subnets only (no NAT, no internet route); AWS APIs through VPC endpoints.
+"""The VPC: AWS APIs through VPC endpoints; the internet only for the functions that must reach it.
 
-Two isolated subnet groups: ``app`` (Lambdas and the interface endpoints) and ``data``
-(the database and RDS Proxy). Only the AWS services the functions call get an endpoint.
+Two isolated subnet groups: ``app`` (Lambdas and the interface endpoints) and ``data`` (the
+database and RDS Proxy); only the AWS services the functions call get an endpoint. The functions
+that declare ``Internet()`` (the webhook dispatcher: receivers anywhere; the notify worker: SES's
+API) run in the ``egress`` group, whose route to the internet is one NAT gateway in the ``public``
+group, under a security group of their own.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from constructs import Construct
 
 APP_SUBNETS = "app"
 DATA_SUBNETS = "data"
+EGRESS_SUBNETS = "egress"
+PUBLIC_SUBNETS = "public"
 
 
 class Network(Construct):
@@ -22,7 +27,7 @@ class Network(Construct):
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
             max_azs=2,
-            nat_gateways=0,
+            nat_gateways=1,
             # Nothing uses the default security group; restricting it needs a custom-resource Lambda.
             restrict_default_security_group=False,
             subnet_configuration=[
@@ -32,6 +37,10 @@ class Network(Construct):
                 ec2.SubnetConfiguration(
                     name=DATA_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
                 ),
+                ec2.SubnetConfiguration(
+                    name=EGRESS_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(name=PUBLIC_SUBNETS, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26),
             ],
         )
         self.vpc.add_flow_log(
@@ -41,6 +50,7 @@ class Network(Construct):
         )
         self.app_subnets = ec2.SubnetSelection(subnet_group_name=APP_SUBNETS)
         self.data_subnets = ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS)
+        self.egress_subnets = ec2.SubnetSelection(subnet_group_name=EGRESS_SUBNETS)
 
         # Functions that use the database run in this group; so do the migrate function and the
         # secret rotation functions (each with its own group, declared by the database construct).
@@ -80,6 +90,16 @@ class Network(Construct):
                 )
             )
         self.allow_endpoints_from(self.lambda_sg)
+        # Webhook receivers listen on any port of any public address (each vetted by the
+        # dispatcher before it connects): outbound is open; inbound, as every group here, closed.
+        self.egress_sg = ec2.SecurityGroup(
+            self,
+            "EgressSg",
+            vpc=self.vpc,
+            description="Ticketing functions that reach the internet (webhooks, SES)",
+            allow_all_outbound=True,
+        )
+        self.endpoint_sg.add_ingress_rule(self.egress_sg, ec2.Port.tcp(443), "HTTPS from Ticketing functions")
 
     def allow_endpoints_from(self, sg: ec2.SecurityGroup) -> None:
         """Let a security group call the interface endpoints (HTTPS)."""

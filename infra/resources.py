@@ -232,4 +232,5 @@ _BINDERS: dict[
     catalog.DeadLetterQueues: _dead_letters,
     catalog.IntakeConfig: _intake_config,
     catalog.WebhookConfig: _webhook_config,
+    catalog.Internet: lambda resource, fn, ctx: None,  # where the function runs: infra/functions.py
 }

@@ -60,6 +60,15 @@ class Queue(Resource):
 
 
 @dataclass(frozen=True)
+class Internet(Resource):
+    """Reaching the internet (webhook receivers, SES's API): the function runs in the VPC's egress
+    subnets, through the NAT gateway, with a security group of its own. Nothing to be told."""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
 class DeadLetterQueue(Resource):
     """Sending to a worker's dead-letter queue (sqs:SendMessage on that DLQ only): for a worker
     that dead-letters a message itself, with its reason (the webhook dispatcher, once a delivery's
@@ -931,7 +940,13 @@ WORKERS: tuple[QueueWorker, ...] = (
             # batch); an attempt takes at most 15 s.
             memory_mb=512,
             timeout_s=90,
-            resources=(Database(), *BUS, DeadLetterQueue(worker=WEBHOOK_DISPATCH), WebhookConfig()),
+            resources=(
+                Database(),
+                *BUS,
+                DeadLetterQueue(worker=WEBHOOK_DISPATCH),
+                WebhookConfig(),
+                Internet(),
+            ),
         ),
         batch_size=10,
         max_receive_count=5,
@@ -962,7 +977,7 @@ WORKERS: tuple[QueueWorker, ...] = (
     QueueWorker(
         function=NOTIFY,
         summary="E-mail the requester, assignee and watchers of a ticket about its events (SES)",
-        settings=FunctionSettings(memory_mb=512, timeout_s=60, resources=(Database(), Email())),
+        settings=FunctionSettings(memory_mb=512, timeout_s=60, resources=(Database(), Email(), Internet())),
         batch_size=10,
         max_receive_count=5,
         rules=(

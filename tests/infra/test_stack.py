@@ -16,6 +16,7 @@ from shared.runtime.catalog import (
     WORKERS,
     EventBus,
     FunctionSpec,
+    Internet,
     Queue,
     WebhookConfig,
     all_function_names,
@@ -147,9 +148,34 @@ def test_security_groups_chain_lambda_to_proxy_to_database(resources: Resources)
         assert not resources[sg]["Properties"].get("SecurityGroupIngress"), "inline ingress rules"
 
 
-def test_database_lives_in_isolated_subnets_without_nat(resources: Resources) -> None:
-    assert not of_type(resources, "AWS::EC2::NatGateway")
-    assert not of_type(resources, "AWS::EC2::InternetGateway")
+def test_database_lives_in_isolated_subnets_and_only_declared_functions_reach_the_internet(
+    resources: Resources,
+) -> None:
+    """One NAT gateway, for the egress subnets: the database's subnets and every function's but
+    those that declare Internet() (the webhook dispatcher, the notify worker) have no route out."""
+    assert len(of_type(resources, "AWS::EC2::NatGateway")) == 1
+    default_routes = {
+        ref_id(r["Properties"]["RouteTableId"])
+        for r in of_type(resources, "AWS::EC2::Route").values()
+        if r["Properties"].get("DestinationCidrBlock") == "0.0.0.0/0"
+    }
+    table_of = {
+        ref_id(a["Properties"]["SubnetId"]): ref_id(a["Properties"]["RouteTableId"])
+        for a in of_type(resources, "AWS::EC2::SubnetRouteTableAssociation").values()
+    }
+
+    def online(subnets: list[Any]) -> bool:
+        return any(table_of[ref_id(subnet)] in default_routes for subnet in subnets)
+
+    (subnet_group,) = of_type(resources, "AWS::RDS::DBSubnetGroup").values()
+    assert not online(subnet_group["Properties"]["SubnetIds"])
+    reaching = {
+        name
+        for name, fn in functions_by_name(resources).items()
+        if "VpcConfig" in fn["Properties"] and online(fn["Properties"]["VpcConfig"]["SubnetIds"])
+    }
+    assert reaching == {spec.function for spec in all_specs() if spec.settings.declared(Internet)}
+    assert reaching == {"webhook_dispatch", "notify"}
     endpoints = {
         str(r["Properties"]["ServiceName"]) for r in of_type(resources, "AWS::EC2::VPCEndpoint").values()
     }
