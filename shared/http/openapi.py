@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, cast
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.http.problems import PROBLEM_JSON
@@ -26,6 +26,7 @@ from shared.tickets.models import (
     CategoryFilter,
     Cursor,
     DedupKey,
+    JsonDateTime,
     KindFilter,
     Name,
     PageLimit,
@@ -192,11 +193,11 @@ DeliveryEventTypeQuery = Annotated[
     Query(description="Only deliveries of this event type (ticket.created, sla.breached, ...)."),
 ]
 SinceQuery = Annotated[
-    AwareDatetime | SkipJsonSchema[None],
+    JsonDateTime | SkipJsonSchema[None],
     Query(description="Only what was made at or after this instant (RFC 3339, with its offset)."),
 ]
 UntilQuery = Annotated[
-    AwareDatetime | SkipJsonSchema[None],
+    JsonDateTime | SkipJsonSchema[None],
     Query(description="Only what was made before this instant (RFC 3339, with its offset)."),
 ]
 WebhookFailingQuery = Annotated[

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.kernel.text import TEXT_NOTE, drop_null_defaults, free_text, required_text, trimmed
-from shared.tickets.models import Cursor, TenantId
+from shared.tickets.models import Cursor, JsonDateTime, TenantId
 
 # The event types the service delivers (README "Outbound webhooks"); "*" subscribes to all of them,
 # including types added later.
@@ -248,8 +248,8 @@ class ReplayRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
-    since: AwareDatetime = Field(description="From this instant (inclusive): when the deliveries were made.")
-    until: AwareDatetime | None = Field(default=None, description="To this instant (exclusive); default now.")
+    since: JsonDateTime = Field(description="From this instant (inclusive): when the deliveries were made.")
+    until: JsonDateTime | None = Field(default=None, description="To this instant (exclusive); default now.")
     status: DeliveryStatus | None = Field(default=None, description="Only deliveries in this status.")
 
 
