@@ -73,7 +73,7 @@ class Recipient:
     address: str
     subject: str | None
     audience: str  # tenant | platform
-    reason: str  # requester | assignee | watcher | escalation
+    reason: str  # requester | assignee | watcher | escalation | owner
     opt_out: frozenset[str] = frozenset()
 
 
@@ -222,6 +222,38 @@ def notify(
     chosen = recipients(uow, detail, ticket)
     if not chosen:
         return Outcome()
+    return _send_all(
+        uow,
+        chosen,
+        {
+            "event_id": UUID(str(detail["event_id"])),
+            "event_type": email_type,
+            "ticket_id": ticket["id"],
+            "webhook_id": None,
+            "tenant_id": ticket.get("tenant_id"),
+        },
+        emails.render(email_type, ticket, detail),
+        ticket_key=ticket["key"],
+        now=now,
+        send=send,
+        config=config,
+    )
+
+
+def _send_all(
+    uow: UnitOfWork,
+    chosen: list[Recipient],
+    about: Mapping[str, Any],
+    rendered: emails.Rendered,
+    *,
+    ticket_key: str | None,
+    now: datetime,
+    send: Send,
+    config: EmailConfig,
+) -> Outcome:
+    """One message per recipient (``about``: the event, its type, and the ticket or endpoint),
+    recorded before it is sent: a repeat finds its row, a suppressed address is recorded and not
+    sent to, a message SES refuses is recorded as failed."""
     suppressed = {
         row["address"]
         for row in uow.execute(
@@ -229,7 +261,6 @@ def notify(
             {"addresses": [r.address.lower() for r in chosen]},
         ).fetchall()
     }
-    rendered = emails.render(email_type, ticket, detail)
     sent = held = failed = repeated = 0
     for recipient in chosen:
         held_back = recipient.address.lower() in suppressed
@@ -238,12 +269,8 @@ def notify(
         row = uow.execute(
             INSERT,
             {
+                **about,
                 "id": message_id,
-                "event_id": UUID(str(detail["event_id"])),
-                "event_type": email_type,
-                "ticket_id": ticket["id"],
-                "webhook_id": None,
-                "tenant_id": ticket.get("tenant_id"),
                 "recipient": recipient.address,
                 "subject": recipient.subject,
                 "audience": recipient.audience,
@@ -265,7 +292,7 @@ def notify(
             recipient=recipient.address,
             reply_to=emails.reply_address(token, config.reply_domain),
             rendered=rendered,
-            ticket_key=ticket["key"],
+            ticket_key=ticket_key,
         )
         try:
             ses_id = send(mail, recipient.address)
@@ -303,63 +330,26 @@ def notify_endpoint_disabled(
     owner, tenant_id = detail.get("owner"), detail.get("tenant_id")
     if not owner or not detail.get("webhook_id") or not detail.get("event_id"):
         return Outcome()
-    prefs = preferences.for_subjects(
-        uow, [(tenant_id, owner), (None, owner)] if tenant_id else [(None, owner)]
-    )
-    found = prefs.get((tenant_id, owner)) if tenant_id else None
-    audience = "tenant"
-    if found is None or not found.email:
-        found, audience = prefs.get((None, owner)), "platform"
-    if found is None or not found.email:
+    keys: list[tuple[str | None, str]] = [(tenant_id, owner), (None, owner)] if tenant_id else [(None, owner)]
+    recipient = _person(preferences.for_subjects(uow, keys), owner, tenant_id, "owner", platform_first=False)
+    if recipient is None:
         return Outcome()
-    address = found.email
-    suppressed = uow.execute(
-        "SELECT 1 FROM email_suppression WHERE address = %(address)s", {"address": address.lower()}
-    ).fetchone()
-    token = secrets.token_urlsafe(24)
-    message_id = uuid7()
-    row = uow.execute(
-        INSERT,
+    return _send_all(
+        uow,
+        [recipient],
         {
-            "id": message_id,
             "event_id": UUID(str(detail["event_id"])),
             "event_type": "webhook.disabled",
             "ticket_id": None,
             "webhook_id": UUID(str(detail["webhook_id"])),
             "tenant_id": tenant_id,
-            "recipient": address,
-            "subject": owner,
-            "audience": audience,
-            "reason": "owner",
-            "reply_token": token,
-            "status": "suppressed" if suppressed else "sent",
-            "now": now,
         },
-    ).fetchone()
-    if row is None:
-        return Outcome(repeated=1)
-    if suppressed:
-        return Outcome(suppressed=1)
-    rendered = emails.render_endpoint_disabled(detail)
-    mail = emails.message(
-        sender=config.sender,
-        sender_name=config.sender_name,
-        recipient=address,
-        reply_to=emails.reply_address(token, config.reply_domain),
-        rendered=rendered,
+        emails.render_endpoint_disabled(detail),
         ticket_key=None,
+        now=now,
+        send=send,
+        config=config,
     )
-    try:
-        ses_id = send(mail, address)
-    except Rejected as refused:
-        uow.execute(
-            MARK,
-            {"id": message_id, "status": "failed", "ses_id": None, "header": None, "error": str(refused)},
-        )
-        return Outcome(failed=1)
-    header = emails.ses_message_id_header(ses_id, config.region)
-    uow.execute(MARK, {"id": message_id, "status": "sent", "ses_id": ses_id, "header": header, "error": None})
-    return Outcome(sent=1)
 
 
 # ---- bounces and complaints ------------------------------------------------------------------------

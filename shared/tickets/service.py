@@ -10,7 +10,7 @@ them: the API now; intake, e-mail and bulk operations later.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -230,6 +230,40 @@ def _write_events(
         outbox.remember(uow, message)
 
 
+def _chain(
+    written: list[tuple[audit.AuditEvent, int | None]],
+    events: Iterable[tuple[str, dict[str, Any], Literal["public", "internal"]]],
+    *,
+    ticket_id: UUID,
+    after: tuple[int, str],
+    public_seq: int,
+    actor: str,
+    now: datetime,
+    correlation_id: str | None,
+) -> int:
+    """Append ``events`` (type, changes, visibility) to the ticket's hash chain after ``after``
+    (seq, hash), each with its position among the public ones, to ``written``; the public count
+    after them."""
+    prev_seq, prev_hash = after
+    for event_type, changes, visibility in events:
+        event = audit.next_event(
+            ticket_id=ticket_id,
+            prev_seq=prev_seq,
+            prev_hash=prev_hash,
+            type=event_type,
+            actor=actor,
+            at=now,
+            changes=changes,
+            visibility=visibility,
+            correlation_id=correlation_id,
+        )
+        if visibility == "public":
+            public_seq += 1
+        written.append((event, public_seq if visibility == "public" else None))
+        prev_seq, prev_hash = event.seq, event.hash
+    return public_seq
+
+
 def _apply(
     uow: UnitOfWork,
     principal: Principal,
@@ -245,31 +279,25 @@ def _apply(
     effects = implications(principal, row, change, now)
     if not effects.events:
         return row
-    seq, prev_hash, public_seq = row["audit_seq"], row["audit_hash"], row["audit_public_seq"]
     written: list[tuple[audit.AuditEvent, int | None]] = []
-    for event_type, changes, visibility in effects.events:
-        event = audit.next_event(
-            ticket_id=row["id"],
-            prev_seq=seq,
-            prev_hash=prev_hash,
-            type=event_type,
-            actor=principal.sub,
-            at=now,
-            changes=changes,
-            visibility=visibility,
-            correlation_id=correlation_id,
-        )
-        if visibility == "public":
-            public_seq += 1
-        written.append((event, public_seq if visibility == "public" else None))
-        seq, prev_hash = event.seq, event.hash
+    public_seq = _chain(
+        written,
+        effects.events,
+        ticket_id=row["id"],
+        after=(row["audit_seq"], row["audit_hash"]),
+        public_seq=row["audit_public_seq"],
+        actor=principal.sub,
+        now=now,
+        correlation_id=correlation_id,
+    )
+    last = written[-1][0]
     new_row = repository.update(
         uow,
         row,
         effects.updates,
         now=now,
-        audit_seq=seq,
-        audit_hash=prev_hash,
+        audit_seq=last.seq,
+        audit_hash=last.hash,
         audit_public_seq=public_seq,
         bump_version=effects.bump_version,
     )
@@ -446,22 +474,17 @@ def create_row(
     public_seq = 1
     for plan in plans.values():
         inserted.update(plan.follow_up.updates)
-        for event_type, changes_, event_visibility in plan.follow_up.events:
-            last = written[-1][0]
-            followed = audit.next_event(
-                ticket_id=ticket_id,
-                prev_seq=last.seq,
-                prev_hash=last.hash,
-                type=event_type,
-                actor=principal.sub,
-                at=now,
-                changes=changes_,
-                visibility=event_visibility,
-                correlation_id=correlation_id,
-            )
-            if event_visibility == "public":
-                public_seq += 1
-            written.append((followed, public_seq if event_visibility == "public" else None))
+        last = written[-1][0]
+        public_seq = _chain(
+            written,
+            plan.follow_up.events,
+            ticket_id=ticket_id,
+            after=(last.seq, last.hash),
+            public_seq=public_seq,
+            actor=principal.sub,
+            now=now,
+            correlation_id=correlation_id,
+        )
     last = written[-1][0]
     inserted |= {"audit_seq": last.seq, "audit_hash": last.hash, "audit_public_seq": public_seq}
     row = repository.insert(uow, inserted)

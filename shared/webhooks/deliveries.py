@@ -36,7 +36,6 @@ from uuid import UUID
 from psycopg import sql
 
 from shared import outbox
-from shared.audit import config as audit_config
 from shared.auth import Principal, Role
 from shared.db import UnitOfWork
 from shared.kernel import pagination
@@ -80,7 +79,7 @@ RESUME_SENDS = 100
 READERS = endpoints.READERS  # platform admins, operators, the tenant's admins
 OPERATORS = READERS  # ...who may also retry, replay and test
 
-SYSTEM = "system:webhook_dispatch"
+SERVICE = Principal.system("webhook_dispatch")  # the dispatcher and the sweeper, as the service
 
 # ---- SQL ---------------------------------------------------------------------------------------------
 
@@ -162,13 +161,6 @@ ENDPOINT_SUCCEEDED = (
 ENDPOINT_FAILED = """
 UPDATE webhook_endpoint SET failing_since = coalesce(failing_since, %(at)s) WHERE id = %(id)s
 RETURNING failing_since
-"""
-DISABLE = f"""
-UPDATE webhook_endpoint
-SET state = 'disabled', state_reason = %(reason)s, state_changed_at = %(now)s, state_changed_by = %(actor)s,
-    version = version + 1, updated_at = %(now)s, updated_by = %(actor)s
-WHERE id = %(id)s AND state <> 'disabled'
-RETURNING {endpoints.COLUMNS}
 """
 RELEASE_WAITING = """
 UPDATE webhook_delivery
@@ -276,8 +268,8 @@ def _body(event_type: str, timestamp: str, data: Mapping[str, Any]) -> str:
 def _audience(tenant_id: str | None, ticket_tenant: str | None) -> Principal:
     """Whose eyes a body is rendered for: the platform's, or a tenant's (a tenant user's view)."""
     if tenant_id is None:
-        return Principal.system("webhook_dispatch")
-    return Principal(sub=SYSTEM, tenant=ticket_tenant, roles=frozenset({Role.TENANT_USER}))
+        return SERVICE
+    return Principal(sub=SERVICE.sub, tenant=ticket_tenant, roles=frozenset({Role.TENANT_USER}))
 
 
 def _render(
@@ -618,27 +610,14 @@ def _settle(
 def disable(uow: UnitOfWork, endpoint_id: UUID, reason: str, *, now: datetime) -> bool:
     """The service disables an endpoint (410, or failing for 5 days): logged, and announced on the
     bus (``Webhook Endpoint Disabled``) for its owner. False if it was disabled already."""
-    before_row = uow.execute(
-        sql.SQL("SELECT {cols} FROM webhook_endpoint WHERE id = %(id)s").format(
-            cols=sql.SQL(endpoints.COLUMNS)
-        ),
-        {"id": endpoint_id},
-    ).fetchone()
-    row = uow.execute(DISABLE, {"id": endpoint_id, "reason": reason, "now": now, "actor": SYSTEM}).fetchone()
-    if row is None or before_row is None:
+    try:
+        before = endpoints.load(uow, SERVICE, str(endpoint_id), lock=True)
+    except NotFound:
         return False
-    before, after = endpoints.model_of(before_row), endpoints.model_of(row)
-    audit_config.record_change(
-        uow,
-        actor=SYSTEM,
-        entity_type=endpoints.ENTITY_TYPE,
-        entity_id=str(endpoint_id),
-        action="disable",
-        before=before.model_dump(mode="json"),
-        after=after.model_dump(mode="json"),
-        tenant_id=after.tenant_id,
-        correlation_id=None,
-        at=now,
+    if before.state == "disabled":
+        return False
+    after = endpoints.set_state(
+        uow, SERVICE, before, "disabled", reason, "disable", now=now, correlation_id=None
     )
     outbox.record(
         uow,
@@ -823,13 +802,9 @@ def run_replay(uow: UnitOfWork, replay_id: UUID, *, now: datetime, chunk: int = 
     ).fetchone()
     if job is None:
         return 0
-    endpoint_row = uow.execute(
-        sql.SQL("SELECT {cols} FROM webhook_endpoint WHERE id = %(id)s").format(
-            cols=sql.SQL(endpoints.COLUMNS)
-        ),
-        {"id": job["endpoint_id"]},
-    ).fetchone()
-    if endpoint_row is None:
+    try:
+        endpoint = endpoints.load(uow, SERVICE, str(job["endpoint_id"]))
+    except NotFound:
         return 0
     ids = [
         row["id"]
@@ -849,7 +824,7 @@ def run_replay(uow: UnitOfWork, replay_id: UUID, *, now: datetime, chunk: int = 
             },
         ).fetchall()
     ]
-    replayed = _restart(uow, endpoints.model_of(endpoint_row), ids, "replay", now=now) if ids else 0
+    replayed = _restart(uow, endpoint, ids, "replay", now=now) if ids else 0
     done = len(ids) < chunk
     uow.execute(
         """UPDATE webhook_replay SET replayed = replayed + %(n)s, cursor = coalesce(%(cursor)s, cursor),

@@ -109,7 +109,7 @@ def _vetted(url: str, policy: urls.UrlPolicy, resolve: Resolver | None, *, loc: 
     return vetted.url
 
 
-def _log_change(
+def log_change(
     uow: UnitOfWork,
     principal: Principal,
     action: str,
@@ -197,7 +197,7 @@ def create(
     ).fetchone()
     assert row is not None  # INSERT ... RETURNING
     created = model_of(row)
-    _log_change(uow, principal, "create", None, created, correlation_id=correlation_id, now=now)
+    log_change(uow, principal, "create", None, created, correlation_id=correlation_id, now=now)
     return WebhookWithSecret(**created.model_dump(), secret=secret)
 
 
@@ -274,7 +274,7 @@ def update(
     row = uow.execute(statement, {**values, "id": before.id, "now": now, "actor": principal.sub}).fetchone()
     assert row is not None  # locked above
     after = model_of(row)
-    _log_change(uow, principal, "update", before, after, correlation_id=correlation_id, now=now)
+    log_change(uow, principal, "update", before, after, correlation_id=correlation_id, now=now)
     return after
 
 
@@ -293,7 +293,7 @@ def delete(
     before = load(uow, principal, endpoint_id, lock=True)
     _check_version(before, if_match)
     uow.execute(DELETE, {"id": before.id})
-    _log_change(uow, principal, "delete", before, None, correlation_id=correlation_id, now=now)
+    log_change(uow, principal, "delete", before, None, correlation_id=correlation_id, now=now)
     return before
 
 
@@ -323,11 +323,11 @@ def rotate_secret(
     ).fetchone()
     assert row is not None  # locked above
     after = model_of(row)
-    _log_change(uow, principal, "rotate_secret", before, after, correlation_id=correlation_id, now=now)
+    log_change(uow, principal, "rotate_secret", before, after, correlation_id=correlation_id, now=now)
     return WebhookWithSecret(**after.model_dump(), secret=secret)
 
 
-def _set_state(
+def set_state(
     uow: UnitOfWork,
     principal: Principal,
     before: Webhook,
@@ -343,7 +343,7 @@ def _set_state(
     ).fetchone()
     assert row is not None  # locked by the caller
     after = model_of(row)
-    _log_change(uow, principal, action, before, after, correlation_id=correlation_id, now=now)
+    log_change(uow, principal, action, before, after, correlation_id=correlation_id, now=now)
     return after
 
 
@@ -364,7 +364,7 @@ def pause(
         return before
     if before.state != "enabled":
         raise Conflict(f"The endpoint is {before.state}; resume it first.")
-    return _set_state(
+    return set_state(
         uow, principal, before, "paused", request.reason, "pause", now=now, correlation_id=correlation_id
     )
 
@@ -383,7 +383,7 @@ def quarantine(
     before = load(uow, principal, endpoint_id, lock=True)
     if before.state == "quarantined" and before.state_reason == request.reason:
         return before
-    return _set_state(
+    return set_state(
         uow,
         principal,
         before,
@@ -408,6 +408,6 @@ def resume(
     before = load(uow, principal, endpoint_id, lock=True)
     if before.state == "enabled":
         return before
-    return _set_state(
+    return set_state(
         uow, principal, before, "enabled", None, "resume", now=now, correlation_id=correlation_id
     )
